@@ -1,0 +1,124 @@
+"""Where and how to reach an MQTT broker, and a paho client configured for it.
+
+MQTT 5 is the default; MQTT 3.1.1 is available for brokers that speak nothing newer (the embedded
+Python broker, many legacy plant brokers).
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+__all__ = ["MqttEndpoint", "MqttProtocol", "connect_and_wait", "new_client"]
+
+MqttProtocol = Literal["5", "3.1.1"]
+
+
+@dataclass(frozen=True)
+class MqttEndpoint:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    protocol: MqttProtocol = "5"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive_s: int = 30
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("5", "3.1.1"):
+            raise ValueError(f"protocol must be '5' or '3.1.1', got {self.protocol!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1..65535, got {self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def new_client(
+    endpoint: MqttEndpoint,
+    client_id: str = "",
+    *,
+    clean_start: bool = True,
+    manual_ack: bool = False,
+) -> mqtt.Client:
+    """A paho 2.x client for the endpoint, not yet connected.
+
+    With MQTT 3.1.1, `clean_start=False` maps to `clean_session=False` (a persistent session).
+    """
+    if endpoint.protocol == "5":
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack
+        )
+    else:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=clean_start,
+            manual_ack=manual_ack,
+        )
+    if endpoint.username is not None:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    if endpoint.tls:
+        client.tls_set(
+            ca_certs=endpoint.ca_file,
+            certfile=endpoint.cert_file,
+            keyfile=endpoint.key_file,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    return client
+
+
+def connect_properties(endpoint: MqttEndpoint, session_expiry_s: int) -> Properties | None:
+    if endpoint.protocol != "5":
+        return None
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = session_expiry_s
+    return props
+
+
+def connect_and_wait(
+    client: mqtt.Client,
+    endpoint: MqttEndpoint,
+    *,
+    timeout_s: float = 10.0,
+    clean_start: bool = True,
+    session_expiry_s: int = 0,
+) -> None:
+    """Connect, start the network thread and block until the broker accepts (or raise)."""
+    accepted = threading.Event()
+    outcome: dict[str, Any] = {}
+    previous = client.on_connect
+
+    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        outcome["reason"] = reason
+        accepted.set()
+        if previous is not None:
+            previous(c, userdata, flags, reason, props)  # type: ignore[call-arg]
+
+    client.on_connect = on_connect
+    kwargs: dict[str, Any] = {"keepalive": endpoint.keepalive_s}
+    if endpoint.protocol == "5":
+        kwargs["clean_start"] = clean_start
+        kwargs["properties"] = connect_properties(endpoint, session_expiry_s)
+    client.connect(endpoint.host, endpoint.port, **kwargs)
+    client.loop_start()
+    if not accepted.wait(timeout_s):
+        client.loop_stop()
+        raise TimeoutError(f"no CONNACK from {endpoint.url} within {timeout_s} s")
+    client.on_connect = previous
+    reason = outcome["reason"]
+    if reason.is_failure:
+        client.loop_stop()
+        raise ConnectionError(f"{endpoint.url} refused the connection: {reason}")

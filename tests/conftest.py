@@ -1,0 +1,69 @@
+"""Shared fixtures: real MQTT brokers on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge_agent.contract import Contract, ContractValidator, load_contract
+from edge_agent.local_broker import LocalBroker, mosquitto_path
+from edge_agent.mqtt_endpoint import MqttEndpoint
+from tests.s3 import MotoS3
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    return load_contract()
+
+
+@pytest.fixture(scope="session")
+def contract_validator(contract: Contract) -> ContractValidator:
+    return ContractValidator(contract)
+
+
+def _require_mosquitto() -> None:
+    if mosquitto_path() is None:
+        pytest.fail("mosquitto is not installed: `make test` installs it (apt-get install -y mosquitto)")
+
+
+@pytest.fixture
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """A Mosquitto of this test's own, on a free port, with persistence (it survives `restart()`)."""
+    _require_mosquitto()
+    with LocalBroker(tmp_path_factory.mktemp("mosquitto"), kind="mosquitto") as running:
+        yield running
+
+
+@pytest.fixture
+def endpoint(broker: LocalBroker) -> MqttEndpoint:
+    return MqttEndpoint(port=broker.port)
+
+
+@pytest.fixture
+def flash_butt_dir() -> Path:
+    root = SHARED_DATA / "flash_butt_welding"
+    if not (root / "good").is_dir():
+        pytest.skip(f"flash-butt welding data is absent (expected {root}); see ../shared/data/README.md")
+    return root
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
+    """moto in server mode on a free loopback port; the AWS_* variables point at it for this test."""
+    server = MotoS3()
+    server.start()
+    for key, value in server.env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,109 @@
+"""The schema compiler agrees with the reference validator (jsonschema) on every verdict."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+import jsonschema
+import pytest
+
+from edge_agent.contract import ContractDocumentError, load_contract
+from edge_agent.contract.compiler import compile_schema
+
+CONTRACT = load_contract()
+MESSAGES = [
+    (channel.id, message) for channel in CONTRACT.channels.values() for message in channel.messages.values()
+]
+ODD_VALUES: list[Any] = [
+    None, True, False, 0, 1, -1, 1.0, 1.5, -1e308, 1e308, "", "x", "UPPER", "a" * 300, [], [1], [1.0, "2"],
+    {}, {"k": 1}, 9007199254740993, 946684800000, 4102444800001, "GOOD", [True, 1.0],
+]  # fmt: skip
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _paths(value, (*prefix, index))
+    return out
+
+
+def _replace(doc: Any, path: tuple, value: Any) -> Any:
+    if not path:
+        return value
+    doc = copy.deepcopy(doc)
+    node = doc
+    for token in path[:-1]:
+        node = node[token]
+    node[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize(("channel_id", "message"), MESSAGES, ids=[m[0] for m in MESSAGES])
+def test_random_corruptions_get_the_same_verdict_as_jsonschema(channel_id: str, message) -> None:
+    ours = compile_schema(message.payload_schema)
+    reference = jsonschema.Draft7Validator(message.payload_schema)
+    rng = random.Random(channel_id)
+    examples = [e.payload for e in message.examples]
+    checked = rejected = 0
+    for _ in range(1500):
+        example = rng.choice(examples)
+        doc = example
+        for _ in range(rng.randint(1, 2)):
+            path = rng.choice(_paths(doc))
+            doc = _replace(doc, path, copy.deepcopy(rng.choice(ODD_VALUES)))
+        failure = ours(doc)
+        expected_valid = reference.is_valid(doc)
+        assert (failure is None) == expected_valid, (doc, failure and failure.reason)
+        if failure is not None:
+            # The path we report points at a value the reference also finds wrong, or at a missing or extra key.
+            errors = list(reference.iter_errors(doc))
+            reported = failure.path()
+            assert any(
+                list(e.absolute_path) == reported or list(e.absolute_path) == reported[:-1] for e in errors
+            ), (
+                reported,
+                [list(e.absolute_path) for e in errors],
+            )
+            rejected += 1
+        checked += 1
+    assert rejected > 300 and checked - rejected > 20
+
+
+def test_numbers_follow_json_semantics() -> None:
+    check = compile_schema({"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 10}})
+    assert check([0, 10, 5.5]) is None
+    assert check([1, True]).path() == [1]  # a boolean is not a number
+    assert check([1, 11]).path() == [1]
+    assert check([-0.1, 1]).path() == [0]
+    integers = compile_schema({"type": "array", "items": {"type": "integer", "exclusiveMinimum": 0}})
+    assert integers([1, 2.0]) is None  # 2.0 is an integer in JSON Schema
+    assert integers([1, 2.5]).reason.startswith("must be integer")
+    assert integers([0]).reason == "must be > 0, got 0"
+    assert compile_schema({"enum": [1]})(1.0) is None
+    assert compile_schema({"enum": [1]})(True) is not None
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "format": "date-time"},
+        {"oneOf": [{"type": "string"}]},
+        {"type": "decimal"},
+        {"items": [{}]},
+    ],
+    ids=["format", "oneOf", "unknown-type", "tuple-items"],
+)
+def test_unsupported_keywords_are_refused_at_compile_time(schema) -> None:
+    with pytest.raises(ContractDocumentError):
+        compile_schema(schema)
+
+
+def test_annotations_and_extensions_are_ignored() -> None:
+    check = compile_schema({"type": "string", "description": "d", "examples": ["a"], "x-anything": 1})
+    assert check("a") is None and check(1) is not None

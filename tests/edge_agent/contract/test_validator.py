@@ -1,0 +1,86 @@
+"""Whole messages as received: bytes that are not JSON, oversized payloads, random garbage."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+
+from edge_agent.contract import ContractValidator, ErrorKind, load_contract
+
+TOPIC = "acme/plant-1/body-shop/line-1/cell-01/weld/telemetry"
+EXAMPLE = load_contract().channel("weldTelemetry").messages["weldTelemetry"].examples[0].payload
+
+
+def test_valid_message_yields_channel_parameters_and_data(contract_validator: ContractValidator) -> None:
+    verdict = contract_validator.check(TOPIC, orjson.dumps(EXAMPLE))
+    assert verdict.ok
+    assert verdict.channel == "weldTelemetry"
+    assert verdict.message == "weldTelemetry"
+    assert verdict.parameters["cell"] == "cell-01"
+    assert verdict.data == EXAMPLE
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"", "not JSON"),
+        (b"{", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"NaN", "not JSON"),
+        (b'{"a":1}x', "not JSON"),
+    ],
+)
+def test_undecodable_payload(contract_validator: ContractValidator, payload: bytes, reason: str) -> None:
+    verdict = contract_validator.check(TOPIC, payload)
+    assert verdict.error is not None
+    assert verdict.error.kind == ErrorKind.NOT_JSON
+    assert verdict.error.path == "$"
+    assert reason in verdict.error.reason
+
+
+def test_json_that_is_not_an_object(contract_validator: ContractValidator) -> None:
+    verdict = contract_validator.check(TOPIC, b"[1, 2, 3]")
+    assert verdict.error is not None and verdict.error.kind == ErrorKind.SCHEMA
+    assert verdict.error.path == "$"
+    assert "object" in verdict.error.reason
+
+
+def test_oversized_payload_is_refused_before_parsing(contract) -> None:
+    small = ContractValidator(contract, max_payload_bytes=256)
+    verdict = small.check(TOPIC, b"{" + b" " * 300 + b"}")
+    assert verdict.error is not None and verdict.error.kind == ErrorKind.TOO_LARGE
+    assert "300" not in verdict.error.reason or "302" in verdict.error.reason
+
+
+def test_signal_arrays_must_match_n_samples(contract_validator: ContractValidator) -> None:
+    payload = orjson.loads(orjson.dumps(EXAMPLE))
+    payload["signals"]["gas_flow_l_min"].append(15.0)
+    verdict = contract_validator.check(TOPIC, orjson.dumps(payload))
+    assert verdict.error is not None
+    assert verdict.error.path == "$.signals.gas_flow_l_min"
+    assert "5 values but n_samples is 4" in verdict.error.reason
+
+
+def test_unknown_signal_names_are_accepted_but_must_be_snake_case(
+    contract_validator: ContractValidator,
+) -> None:
+    payload = orjson.loads(orjson.dumps(EXAMPLE))
+    payload["signals"]["torch_temperature_c"] = [80.0, 81.0, 82.0, 83.0]
+    assert contract_validator.check(TOPIC, orjson.dumps(payload)).ok
+    payload["signals"]["Torch-Temp"] = [80.0, 81.0, 82.0, 83.0]
+    verdict = contract_validator.check(TOPIC, orjson.dumps(payload))
+    assert verdict.error is not None and verdict.error.path == "$.signals['Torch-Temp']"
+
+
+def test_random_bytes_never_raise(contract_validator: ContractValidator) -> None:
+    rng = random.Random(7)
+    topics = [TOPIC, "acme/plant-1/body-shop/line-1/_model/manifest", "no/such/topic", "acme//x"]
+    kinds = set()
+    for _ in range(2000):
+        raw = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64)))
+        verdict = contract_validator.check(rng.choice(topics), raw)
+        assert not verdict.ok
+        kinds.add(verdict.error.kind)
+    assert {ErrorKind.NOT_JSON, ErrorKind.UNKNOWN_TOPIC} <= kinds
