@@ -11,9 +11,8 @@ import pytest
 from edge_agent.contract import Contract, ContractValidator, load_contract
 from edge_agent.local_broker import LocalBroker, mosquitto_path
 from edge_agent.mqtt_endpoint import MqttEndpoint
+from edge_agent.simulator.flash_butt import default_flash_butt_dir
 from tests.s3 import MotoS3
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,9 +49,9 @@ def endpoint(broker: LocalBroker) -> MqttEndpoint:
 
 @pytest.fixture
 def flash_butt_dir() -> Path:
-    root = SHARED_DATA / "flash_butt_welding"
+    root = default_flash_butt_dir()
     if not (root / "good").is_dir():
-        pytest.skip(f"flash-butt welding data is absent (expected {root}); see ../shared/data/README.md")
+        pytest.skip(f"flash-butt welding data is absent (expected {root}; set UNS_SHARED_DATA to its parent)")
     return root
 
 

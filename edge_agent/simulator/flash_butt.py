@@ -12,6 +12,7 @@ Data quality: four records (`2011412 225559`, `51208`, `51349`, `63447`) lie byt
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -39,9 +40,14 @@ FLASH_BUTT_SIGNALS = {
 SAMPLE_INTERVAL_MS = 100.0
 
 
+def shared_data_dir() -> Path:
+    """The public datasets: `$UNS_SHARED_DATA` when set, else `../shared/data` seen from the repository root."""
+    override = os.environ.get("UNS_SHARED_DATA")
+    return Path(override) if override else Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
 def default_flash_butt_dir() -> Path:
-    """`../shared/data/flash_butt_welding` seen from the repository root."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "flash_butt_welding"
+    return shared_data_dir() / "flash_butt_welding"
 
 
 @dataclass(frozen=True)
