@@ -12,6 +12,7 @@ Data quality: four records (`2011412 225559`, `51208`, `51349`, `63447`) lie byt
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -56,12 +57,24 @@ class FlashButtRecord:
     good: bool
 
     @property
+    def acquired_at(self) -> dt.datetime:
+        """`2011412 02923` -> 2011-04-12 00:29:23: one-digit month, the day after it; time [h]hmmss.
+
+        The names are not zero-padded, so sorting by name is not chronological (April 11-13 would come
+        before April 2-4)."""
+        day, clock = self.path.stem.split(" ")[:2]
+        clock = clock.zfill(6)
+        return dt.datetime(
+            int(day[:4]), int(day[4]), int(day[5:]), int(clock[:2]), int(clock[2:4]), int(clock[4:6])
+        )
+
+    @property
     def weld_id(self) -> str:
         return "fb-" + re.sub(r"[^A-Za-z0-9]+", "-", self.path.stem).strip("-").lower()
 
 
 def flash_butt_records(root: Path | None = None) -> list[FlashButtRecord]:
-    """Distinct records, ordered by acquisition time (the file name); raises when the folder is missing.
+    """Distinct records, in acquisition order; raises when the folder is missing.
 
     A record found in both folders keeps only its `bad/` copy (see the module docstring)."""
     root = root or default_flash_butt_dir()
@@ -71,7 +84,7 @@ def flash_butt_records(root: Path | None = None) -> list[FlashButtRecord]:
     bad_ids = {r.weld_id for r in bad}
     good = [FlashButtRecord(p, True) for p in (root / "good").iterdir() if p.is_file()]
     records = [r for r in good if r.weld_id not in bad_ids] + bad
-    return sorted(records, key=lambda r: r.path.name)
+    return sorted(records, key=lambda r: (r.acquired_at, r.path.name))
 
 
 def read_flash_butt(record: FlashButtRecord, start_ms: int = 0) -> Weld:

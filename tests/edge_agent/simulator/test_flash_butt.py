@@ -40,3 +40,12 @@ def test_replayed_welds_are_contract_valid_telemetry(
             )
             assert error is None, str(error)
             assert batch.payload["sample_interval_ms"] == 100.0
+
+
+def test_records_come_in_acquisition_order_not_name_order(flash_butt_dir: Path) -> None:
+    records = flash_butt_records(flash_butt_dir)
+    times = [r.acquired_at for r in records]
+    assert times == sorted(times)
+    assert times[0].month == 3 and times[-1].month == 4
+    names = sorted(r.path.name for r in records)
+    assert [r.path.name for r in records] != names  # by name "2011412 ..." (April 12) sorts before "201142 ..." (April 2)
