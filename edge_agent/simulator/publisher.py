@@ -73,21 +73,35 @@ def publish_line(
     stop: threading.Event | None = None,
     record: bool = True,
     drain_timeout_s: float = 60.0,
+    client_id: str | None = None,
+    clean_start: bool = True,
+    session_expiry_s: int = 0,
+    ride_out_disconnects: bool = False,
 ) -> PublishReport:
     """Publish until `duration_s` of wall time, `max_messages`, `stop`, or the line ends.
 
     `speed` scales simulated time against wall time (1.0 real time, 10 ten times faster); 0 publishes
     as fast as the broker accepts. Returns once the broker has acknowledged every QoS 1/2 message.
+
+    `ride_out_disconnects=True` keeps publishing through a lost connection (a broker restart): paho
+    holds QoS 1/2 messages and sends them, and the unacknowledged ones again, once it has reconnected.
+    `client_id`, `clean_start` and `session_expiry_s` give the publisher a persistent session.
     """
     if duration_s is None and max_messages is None and stop is None:
         raise ValueError("give duration_s, max_messages or stop, or the line runs forever")
     stop = stop or threading.Event()
     acks = _AckCounter()
-    client = new_client(endpoint, client_id=f"sim-{line.config.address.line}-{uuid.uuid4().hex[:8]}")
+    client = new_client(
+        endpoint,
+        client_id=client_id or f"sim-{line.config.address.line}-{uuid.uuid4().hex[:8]}",
+        clean_start=clean_start,
+    )
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.on_publish = acks.on_publish
-    connect_and_wait(client, endpoint)
+    if ride_out_disconnects:
+        client.reconnect_delay_set(1, 2)
+    connect_and_wait(client, endpoint, clean_start=clean_start, session_expiry_s=session_expiry_s)
     report = PublishReport()
     started = time.monotonic()
     try:
@@ -107,7 +121,8 @@ def publish_line(
                 if due > elapsed and stop.wait(due - elapsed):
                     break
             info = client.publish(topic, orjson.dumps(batch.payload), qos=qos)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            queued_offline = ride_out_disconnects and qos > 0 and info.rc == mqtt.MQTT_ERR_NO_CONN
+            if info.rc != mqtt.MQTT_ERR_SUCCESS and not queued_offline:
                 raise ConnectionError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
             report.messages += 1
             report.per_topic[topic] += 1

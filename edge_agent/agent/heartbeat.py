@@ -1,0 +1,127 @@
+"""The heartbeat: the agent's state, retained at QoS 1 on `.../_edge/{agent}/heartbeat` every N seconds.
+
+The same channel carries the Will (status OFFLINE), which the broker publishes if the agent vanishes
+without a clean disconnect. Every heartbeat, and the Will, is checked against the contract's
+`agentHeartbeat` schema before it is sent; one that fails is not published, it is logged and counted
+(a bug in the agent, not in the plant).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import orjson
+
+from edge_agent.agent.stats import Stats
+from edge_agent.contract import ContractValidator
+
+__all__ = ["HeartbeatPublisher", "HeartbeatStatus", "heartbeat_payload"]
+
+log = logging.getLogger(__name__)
+
+HeartbeatStatus = Literal["ONLINE", "DEGRADED", "OFFLINE"]
+
+
+def heartbeat_payload(
+    *,
+    agent: str,
+    status: HeartbeatStatus,
+    started_at: float,
+    contract_version: str,
+    stats: Stats | None,
+    queue_depths: dict[str, int],
+    spool_bytes: int,
+    upload_backlog_files: int,
+    last_error: str | None,
+    model_version: str = "",
+    now: float | None = None,
+) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    return {
+        "agent": agent,
+        "status": status,
+        "timestamp_ms": int(now * 1000),
+        "started_ms": int(started_at * 1000),
+        "uptime_s": round(max(0.0, now - started_at), 3),
+        "contract_version": contract_version,
+        "model_version": model_version,
+        "counters": stats.topic_counters() if stats is not None else {},
+        "queue_depths": queue_depths,
+        "dropped": dict(stats.dropped) if stats is not None else {},
+        "spool_bytes": spool_bytes,
+        "upload_backlog_files": upload_backlog_files,
+        "last_error": last_error,
+    }
+
+
+class HeartbeatPublisher:
+    def __init__(
+        self,
+        *,
+        topic: str,
+        interval_s: float,
+        build: Callable[[HeartbeatStatus | None], dict[str, Any]],
+        publish: Callable[[bytes], bool],
+        validator: ContractValidator,
+        stats: Stats,
+    ) -> None:
+        self.topic = topic
+        self.interval_s = interval_s
+        self.build = build
+        self.publish = publish
+        self.validator = validator
+        self.stats = stats
+        self.last_payload: dict[str, Any] | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def encode(self, payload: dict[str, Any]) -> bytes | None:
+        """The payload's bytes, or None (logged, counted) if it breaks the contract."""
+        raw = orjson.dumps(payload)
+        verdict = self.validator.check(self.topic, raw)
+        if not verdict.ok:
+            self.stats.event("heartbeat_invalid")
+            log.error("heartbeat breaks the contract, not sent: %s", verdict.error)
+            return None
+        return raw
+
+    def beat(self, status: HeartbeatStatus | None = None) -> bool:
+        payload = self.build(status)
+        raw = self.encode(payload)
+        if raw is None:
+            return False
+        self.last_payload = payload
+        if self.publish(raw):
+            self.stats.event("heartbeats")
+            return True
+        self.stats.event("heartbeats_skipped_offline")
+        return False
+
+    def trigger(self) -> None:
+        """Publish soon (after a (re)connect), from any thread."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.beat()
+            except Exception as exc:
+                self.stats.error(f"heartbeat failed: {exc!r}")
+                log.exception("heartbeat failed")
+            self._wake.wait(self.interval_s)
+            self._wake.clear()

@@ -1,0 +1,118 @@
+"""What travels through the agent: a received MQTT message, filled in stage by stage, and its verdict.
+
+`Message` is mutable on purpose: the network thread creates it, the validate stage adds the verdict
+summary and digest, the writer adds the capture sequence. One object per message keeps the hot path
+free of copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+
+from edge_agent.contract import ContractValidator
+
+__all__ = ["UNKNOWN_TOPIC_KEY", "Message", "Verdict", "classify", "digest"]
+
+UNKNOWN_TOPIC_KEY = "_unknown"
+"""Counter key of every topic outside the contract (the heartbeat schema names it)."""
+
+SpoolKind = Literal["capture", "quarantine"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The part of a contract verdict that is stored with the message (what the landing schemas hold)."""
+
+    channel: str | None
+    parameters_json: str | None
+    error_kind: str | None = None
+    error_path: str | None = None
+    error_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None
+
+    def to_list(self) -> list[str | None]:
+        return [self.channel, self.parameters_json, self.error_kind, self.error_path, self.error_reason]
+
+    @staticmethod
+    def from_list(items: list[str | None]) -> Verdict:
+        return Verdict(items[0], items[1], items[2], items[3], items[4])
+
+
+def classify(validator: ContractValidator, topic: str, payload: bytes) -> Verdict:
+    """The stored verdict of one message. Never raises on bad input (the validator does not)."""
+    checked = validator.check(topic, payload)
+    parameters = orjson.dumps(dict(checked.parameters)).decode() if checked.parameters else None
+    if checked.error is None:
+        return Verdict(checked.channel, parameters)
+    error = checked.error
+    return Verdict(checked.channel, parameters, error.kind.value, error.path, error.reason)
+
+
+def digest(topic: str, payload: bytes) -> bytes:
+    """16-byte identity of a message's content, for recognising QoS 1 redeliveries."""
+    h = hashlib.blake2b(topic.encode(), digest_size=16)
+    h.update(b"\x00")
+    h.update(payload)
+    return h.digest()
+
+
+class Message:
+    __slots__ = (
+        "digest",
+        "dup",
+        "generation",
+        "mid",
+        "payload",
+        "qos",
+        "received_at",
+        "retain",
+        "seq",
+        "topic",
+        "verdict",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        dup: bool,
+        mid: int,
+        generation: int,
+        received_at: float,
+    ) -> None:
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.dup = dup
+        self.mid = mid
+        self.generation = generation
+        self.received_at = received_at
+        self.verdict: Verdict | None = None
+        self.digest = b""
+        self.seq = -1
+
+    @property
+    def received_at_ms(self) -> int:
+        return int(self.received_at * 1000)
+
+    @property
+    def kind(self) -> SpoolKind:
+        return "capture" if self.verdict is not None and self.verdict.ok else "quarantine"
+
+    @property
+    def counter_key(self) -> str:
+        """The topic for counters, or `_unknown` when the topic is outside the contract."""
+        verdict = self.verdict
+        return (
+            self.topic if verdict is not None and verdict.parameters_json is not None else UNKNOWN_TOPIC_KEY
+        )

@@ -1,0 +1,109 @@
+"""Prometheus metrics, read from the agent's counters at scrape time.
+
+A custom collector on a registry of the agent's own (no global registry, no work at import): the hot
+path only updates `Stats`; converting to metric families happens when Prometheus scrapes.
+`metrics.port: 0` turns the endpoint off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from edge_agent.agent.stats import COUNTER_FIELDS, LATENCY_BUCKETS_S, Stats
+
+__all__ = ["AgentCollector", "MetricsServer"]
+
+log = logging.getLogger(__name__)
+
+
+class AgentCollector(Collector):
+    def __init__(self, stats: Stats, gauges: Callable[[], dict[str, Any]]) -> None:
+        self.stats = stats
+        self.gauges = gauges
+
+    def collect(self) -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            "edge_messages", "Messages by topic (or _unknown) and stage.", labels=["topic", "stage"]
+        )
+        for topic, counts in self.stats.topic_counters().items():
+            for stage in COUNTER_FIELDS:
+                messages.add_metric([topic, stage], counts[stage])
+        yield messages
+        snapshot = self.stats.snapshot()
+        reasons = CounterMetricFamily(
+            "edge_quarantined_by_reason", "Invalid messages by error kind.", labels=["reason"]
+        )
+        for reason, n in snapshot["quarantine_reasons"].items():
+            reasons.add_metric([reason], n)
+        yield reasons
+        dropped = CounterMetricFamily(
+            "edge_dropped", "Messages refused by a counted policy.", labels=["reason"]
+        )
+        for reason, n in snapshot["dropped"].items():
+            dropped.add_metric([reason], n)
+        yield dropped
+        events = CounterMetricFamily(
+            "edge_events", "Operational events (reconnects, failures, ...).", labels=["event"]
+        )
+        for event, n in snapshot["events"].items():
+            events.add_metric([event], n)
+        yield events
+        per_bucket, total = self.stats.latency()
+        cumulative, buckets = 0, []
+        for bound, n in zip((*LATENCY_BUCKETS_S, float("inf")), per_bucket, strict=True):
+            cumulative += n
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        yield HistogramMetricFamily(
+            "edge_receive_to_durable_seconds",
+            "From receipt to fsync of the group that holds the message.",
+            buckets=buckets,
+            sum_value=total,
+        )
+        state = self.gauges()
+        depth = GaugeMetricFamily("edge_queue_depth", "Messages waiting per queue.", labels=["queue"])
+        for name, n in state["queue_depths"].items():
+            depth.add_metric([name], n)
+        yield depth
+        spool = GaugeMetricFamily(
+            "edge_spool_bytes", "Bytes in the spool (segments and sealed files).", labels=["kind"]
+        )
+        for kind, n in state["spool_bytes"].items():
+            spool.add_metric([kind], n)
+        yield spool
+        yield GaugeMetricFamily(
+            "edge_upload_backlog_files", "Sealed files not yet uploaded.", value=state["backlog"]
+        )
+        yield GaugeMetricFamily(
+            "edge_mqtt_connected", "1 while connected to the broker.", value=state["connected"]
+        )
+        yield GaugeMetricFamily(
+            "edge_landing_available", "1 while the last upload worked.", value=state["landing_ok"]
+        )
+
+
+class MetricsServer:
+    def __init__(self, host: str, port: int, collector: AgentCollector) -> None:
+        self.host = host
+        self.port = port
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(collector)
+        self._server: Any = None
+        self._thread: Any = None
+
+    def start(self) -> None:
+        if self.port == 0:
+            return
+        self._server, self._thread = start_http_server(self.port, addr=self.host, registry=self.registry)
+        log.info("Prometheus metrics on http://%s:%d/metrics", self.host, self.port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,252 @@
+"""The agent's MQTT session: persistent, manually acknowledged, with a Will and jittered reconnects.
+
+- Persistent session: MQTT 5 `clean_start=False` with a `SessionExpiryInterval`, or MQTT 3.1.1
+  `clean_session=False`, under a stable client id, so the broker queues QoS 1 messages while we are away
+  and redelivers what we did not acknowledge.
+- Manual acks: `on_message` only enqueues (it runs on paho's network thread, which must stay free to
+  read); the writer acknowledges after the group commit. Message ids are per connection, so every
+  message carries the connection generation it came from, and an ack for an older generation is skipped
+  (the broker will redeliver that message; the writer recognises the redelivery). The generation check
+  and the ack happen under one lock that `on_disconnect` also takes, so a stale ack can never reach a
+  newer connection.
+- Flow control: we ask for MQTT 5 `ReceiveMaximum`, which should cap the unacknowledged messages the
+  broker sends us. It is not the bound we rely on: Mosquitto 2.0.11 overruns it under a steady flow of
+  acks (measured here; eclipse-mosquitto#2301), and QoS 0 and MQTT 3.1.1 have no such cap at all. The
+  bound is the ingress queue: when it is full `on_message` waits, paho stops reading the socket and TCP
+  pushes back on the broker, which keeps the messages. Waits are counted (`BatchQueue.full_waits`).
+- Reconnects: paho's own loop, with the delay re-armed from our callbacks to a full-jitter exponential
+  backoff between `reconnect_min_s` and `reconnect_max_s`.
+- Subscriptions: the filters of the channels the contract says the agent receives; re-subscribed only
+  when the broker reports no session (a present session still has them).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from edge_agent.agent.buffers import BatchQueue, QueueClosed
+from edge_agent.agent.messages import Message
+from edge_agent.agent.settings import EdgeSettings
+from edge_agent.agent.stats import Stats
+from edge_agent.mqtt_endpoint import MqttEndpoint, new_client
+
+__all__ = ["MqttSession", "endpoint_from_settings"]
+
+log = logging.getLogger(__name__)
+
+
+def endpoint_from_settings(settings: EdgeSettings) -> MqttEndpoint:
+    mqtt_settings = settings.mqtt
+    return MqttEndpoint(
+        host=mqtt_settings.host,
+        port=mqtt_settings.port,
+        protocol=mqtt_settings.protocol,
+        username=mqtt_settings.username,
+        password=mqtt_settings.password.get_secret_value() if mqtt_settings.password else None,
+        tls=mqtt_settings.tls,
+        ca_file=str(mqtt_settings.ca_file) if mqtt_settings.ca_file else None,
+        cert_file=str(mqtt_settings.cert_file) if mqtt_settings.cert_file else None,
+        key_file=str(mqtt_settings.key_file) if mqtt_settings.key_file else None,
+        keepalive_s=mqtt_settings.keepalive_s,
+    )
+
+
+class MqttSession:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        ingress: BatchQueue[Message],
+        stats: Stats,
+        subscriptions: list[str],
+        will_payload: bytes,
+        on_connected: Callable[[], None],  # once connected AND subscribed
+    ) -> None:
+        self.settings = settings
+        self.endpoint = endpoint_from_settings(settings)
+        self.ingress = ingress
+        self.stats = stats
+        self.subscriptions = subscriptions
+        self.on_connected = on_connected
+        self.generation = 0
+        self.session_present = False
+        self.connected_at = 0.0
+        """time.monotonic() of the last accepted CONNACK."""
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        """Set once the broker holds our subscriptions (SUBACK, or a resumed session): from then on every
+        matching publication is queued for us, even while we are away."""
+        self._disconnected = threading.Event()
+        self._ack_lock = threading.Lock()
+        self._accepting = True
+        self._closing = False
+        self._attempts = 0
+        client = new_client(self.endpoint, settings.client_id, clean_start=False, manual_ack=True)
+        client.will_set(settings.heartbeat_topic, will_payload, qos=1, retain=True)
+        client.max_queued_messages_set(0)
+        client.on_message = self._on_message
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
+        self.client = client
+        self._arm_backoff()
+
+    def start(self) -> None:
+        """Connect in the background; paho retries until the broker answers."""
+        mqtt_settings = self.settings.mqtt
+        kwargs: dict[str, Any] = {"keepalive": mqtt_settings.keepalive_s}
+        if mqtt_settings.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = mqtt_settings.session_expiry_s
+            props.ReceiveMaximum = mqtt_settings.receive_maximum
+            kwargs["clean_start"] = False
+            kwargs["properties"] = props
+        self.client.connect_async(self.endpoint.host, self.endpoint.port, **kwargs)
+        self.client.loop_start()
+
+    def _arm_backoff(self) -> None:
+        mqtt_settings = self.settings.mqtt
+        ceiling = min(
+            mqtt_settings.reconnect_max_s, mqtt_settings.reconnect_min_s * 2 ** min(self._attempts, 16)
+        )
+        delay = random.uniform(mqtt_settings.reconnect_min_s, max(mqtt_settings.reconnect_min_s, ceiling))
+        self._attempts += 1
+        # Re-armed, paho waits min_delay before its next attempt; it takes any number of seconds.
+        self.client.reconnect_delay_set(cast(int, delay), cast(int, delay))
+
+    # --- paho callbacks (network thread) ---
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            self.stats.event("connect_refused")
+            self.stats.error(f"broker {self.endpoint.url} refused the connection: {reason}")
+            log.error("broker %s refused the connection: %s", self.endpoint.url, reason)
+            return
+        self.connected_at = time.monotonic()
+        with self._ack_lock:
+            self.generation += 1
+        self.session_present = bool(flags.session_present)
+        self._attempts = 0
+        self._arm_backoff()
+        if self.session_present:
+            self.subscribed.set()
+        else:
+            self.subscribed.clear()  # the broker lost our session (expired, or a first start)
+            qos = self.settings.mqtt.qos
+            if self.endpoint.protocol == "5":
+                client.subscribe([(f, SubscribeOptions(qos=qos)) for f in self.subscriptions])
+            else:
+                filters: list[tuple[str, int]] = [(f, qos) for f in self.subscriptions]
+                client.subscribe(filters)
+        self.stats.event("connects")
+        log.info(
+            "connected to %s (session %s)", self.endpoint.url, "resumed" if self.session_present else "new"
+        )
+        self.connected.set()
+        if self.session_present:
+            self.on_connected()
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            self.stats.error(f"broker refused subscriptions {self.subscriptions}: {refused}")
+            log.error("broker refused subscriptions %s: %s", self.subscriptions, refused)
+        else:
+            log.info("subscribed to %s", self.subscriptions)
+            self.subscribed.set()
+            self.on_connected()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        with self._ack_lock:
+            self.generation += 1
+        self.connected.clear()
+        self._disconnected.set()
+        if self._closing:
+            return
+        self.stats.event("disconnects")
+        self.stats.error(f"disconnected from {self.endpoint.url}: {reason}")
+        log.warning("disconnected from %s: %s; reconnecting", self.endpoint.url, reason)
+        self._arm_backoff()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.stats.event("connect_failures")
+        log.warning("cannot reach %s; retrying", self.endpoint.url)
+        self._arm_backoff()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if not self._accepting:
+            self.stats.event("deferred_on_shutdown")  # not acknowledged: the broker redelivers it
+            return
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = "\ufffd" + repr(getattr(msg, "_topic", b""))  # quarantined as an unknown topic
+        message = Message(
+            topic,
+            bytes(msg.payload),  # already bytes: no copy
+            msg.qos,
+            bool(msg.retain),
+            bool(msg.dup),
+            msg.mid,
+            self.generation,
+            time.time(),
+        )
+        try:
+            while not self.ingress.put(message, timeout_s=0.5):
+                if not self._accepting:
+                    self.stats.event("deferred_on_shutdown")
+                    return
+        except QueueClosed:
+            self.stats.event("deferred_on_shutdown")
+
+    # --- called by other threads ---
+
+    def ack(self, messages: list[Message]) -> None:
+        stale = 0
+        with self._ack_lock:
+            generation = self.generation
+            for message in messages:
+                if message.qos == 0:
+                    continue
+                if message.generation == generation:
+                    self.client.ack(message.mid, message.qos)
+                else:
+                    stale += 1
+        if stale:
+            self.stats.event("acks_skipped_stale_connection", stale)
+
+    def current_generation(self) -> int:
+        return self.generation
+
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> mqtt.MQTTMessageInfo | None:
+        """Publish if connected (None otherwise: nothing piles up in memory while offline)."""
+        if not self.connected.is_set():
+            return None
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        return info if info.rc == mqtt.MQTT_ERR_SUCCESS else None
+
+    def stop_accepting(self) -> None:
+        """Shutdown, step 1: take no new messages (they stay unacknowledged at the broker)."""
+        self._accepting = False
+
+    def disconnect(self, timeout_s: float = 5.0) -> None:
+        """Clean disconnect: the broker discards the Will."""
+        self._closing = True
+        if self.connected.is_set():
+            self._disconnected.clear()
+            self.client.disconnect()
+            self._disconnected.wait(timeout_s)
+        self.client.loop_stop()

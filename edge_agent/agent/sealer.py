@@ -1,0 +1,172 @@
+"""The sealer thread: closed segments in, landing files out, then the segment is deleted.
+
+With `spool.seal_mode = "process"` (default) the Parquet building runs in a worker process
+(`seal_worker`): decoding records and building columns is Python work that would take the GIL from
+the network thread; `"thread"` seals in this thread.
+
+Order matters for crash safety: every landing file of a segment is durable (temp, fsync, rename, fsync
+dir) before the segment is unlinked. A crash in between seals the segment again at the next start, which
+`sealing.seal_segment` makes harmless. A failure (disk full, say) is logged, counted and retried with
+backoff; the segment stays on disk meanwhile, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from edge_agent.agent.child_process import ChildProcess, WorkerGone
+from edge_agent.agent.fsutil import fsync_dir
+from edge_agent.agent.messages import SpoolKind
+from edge_agent.agent.sealing import seal_segment
+from edge_agent.agent.spool_usage import SpoolUsage
+from edge_agent.agent.stats import Stats
+
+__all__ = ["Sealer"]
+
+log = logging.getLogger(__name__)
+
+
+class Sealer:
+    def __init__(
+        self,
+        sealed_root: Path,
+        *,
+        tree_lock: threading.Lock,
+        default_site: str,
+        default_line: str,
+        usage: SpoolUsage,
+        stats: Stats,
+        on_sealed: Callable[[], None],
+        fsync: bool = True,
+        in_process: bool = True,
+    ) -> None:
+        self.sealed_root = sealed_root
+        self.tree_lock = tree_lock
+        self.default_site = default_site
+        self.default_line = default_line
+        self.usage = usage
+        self.stats = stats
+        self.on_sealed = on_sealed
+        self.fsync = fsync
+        self._pending: deque[tuple[SpoolKind, Path]] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.worker = ChildProcess("edge_agent.agent.seal_worker", [], "seal") if in_process else None
+
+    def __len__(self) -> int:
+        return len(self._pending) + int(self._busy)
+
+    def submit(self, kind: SpoolKind, segment: Path) -> None:
+        with self._cond:
+            self._pending.append((kind, segment))
+            self._cond.notify_all()
+
+    def start(self) -> None:
+        if self.worker is not None:
+            self.worker.start()
+        self._thread = threading.Thread(target=self._run, name="sealer", daemon=True)
+        self._thread.start()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """True once every submitted segment is sealed."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout_s)
+
+    def stop(self, timeout_s: float) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        if self.worker is not None:
+            self.worker.stop()
+
+    def _seal_files(self, kind: SpoolKind, segment: Path) -> list[tuple[Path, int, int]]:
+        """(path, rows, bytes written) of each landing file of the segment."""
+        if self.worker is None:
+            files = seal_segment(
+                segment,
+                kind,
+                self.sealed_root,
+                default_site=self.default_site,
+                default_line=self.default_line,
+                fsync=self.fsync,
+            )
+            return [(f.path, f.rows, f.size) for f in files]
+        request = {
+            "segment": str(segment),
+            "kind": kind,
+            "sealed_root": str(self.sealed_root),
+            "default_site": self.default_site,
+            "default_line": self.default_line,
+            "fsync": self.fsync,
+        }
+        reply = self.worker.call(orjson.dumps(request))
+        if "error" in reply:
+            raise OSError(f"seal worker: {reply['error']}")
+        return [(Path(f["path"]), int(f["rows"]), int(f["size"])) for f in reply["files"]]
+
+    def seal_now(self, kind: SpoolKind, segment: Path) -> int:
+        """Seal one segment in the calling thread; returns the rows sealed. Raises on failure."""
+        with self.tree_lock:  # the uploader prunes empty folders under the same lock
+            files = self._seal_files(kind, segment)
+            self.usage.add(kind, sum(size for _, _, size in files))
+        size = segment.stat().st_size
+        segment.unlink()
+        if self.fsync:
+            fsync_dir(segment.parent)
+        self.usage.add(kind, -size)
+        rows = sum(rows for _, rows, _ in files)
+        self.stats.event("sealed_files", len(files))
+        self.stats.event("sealed_rows", rows)
+        log.info("sealed %s: %d rows in %d files", segment.name, rows, len(files))
+        return rows
+
+    def _restart_worker(self) -> None:
+        assert self.worker is not None
+        self.stats.event("seal_worker_restarts")
+        try:
+            self.worker.restart()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            log.error("restarting the seal worker failed: %s", exc)
+
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopping or bool(self._pending))
+                if not self._pending:
+                    return
+                kind, segment = self._pending[0]
+                self._busy = True
+            try:
+                self.seal_now(kind, segment)
+            except Exception as exc:
+                if self.worker is not None and isinstance(exc, WorkerGone):
+                    self._restart_worker()
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0)
+                self.stats.event("seal_failures")
+                self.stats.error(f"sealing {segment.name} failed: {exc!r}; retrying in {delay:.1f} s")
+                log.exception("sealing %s failed; retrying in %.1f s", segment.name, delay)
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+                    if self._cond.wait_for(lambda: self._stopping, delay):
+                        return
+                continue
+            failures = 0
+            with self._cond:
+                self._pending.popleft()
+                self._busy = False
+                self._cond.notify_all()
+            self.on_sealed()

@@ -1,0 +1,210 @@
+"""The capture writer: group commit of validated messages, then acknowledgement.
+
+One thread takes a batch of validated messages (up to `group_commit_max`), appends each to its spool
+(capture or quarantine), makes both durable with one fdatasync each, and only then acknowledges the
+whole group to the broker. Acknowledged therefore means on disk: a `kill -9` after the ack loses
+nothing. Before writing, a QoS 1 redelivery of a message already written is recognised by its digest
+(see `dedup`) and acknowledged without being written twice; a message from a connection that has since
+dropped is checked the same way, because its redelivery may have overtaken it in the pipeline.
+
+Spool-full policy (documented in the README):
+- capture spool full: stop writing and acknowledging (the group stays in hand). The queues fill, the
+  network thread stops taking messages, and with MQTT 5 the broker stops sending at `receive_maximum`
+  unacknowledged messages: the broker buffers in our persistent session. Nothing is dropped; the pause
+  is counted (`capture_spool_full` events) and the heartbeat turns DEGRADED.
+- quarantine spool full: `drop_oldest` (default) deletes the oldest sealed quarantine files not yet
+  uploaded, counting their rows in `dropped.quarantine_spool_full`, so bad input can never stop good
+  data for long (only until the sealer has sealed something to drop); `block` treats it like the
+  capture spool.
+
+Storage errors: a failed write is cut back and retried (the group stays unacknowledged); a failed fsync
+is fatal (after a failed fsync the kernel may have dropped the pages, so retrying would lie) and stops
+the agent; recovery at the next start reads what really is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from edge_agent.agent.buffers import BatchQueue
+from edge_agent.agent.messages import Message, SpoolKind
+from edge_agent.agent.processors import Downstream
+from edge_agent.agent.sealed_store import SealedStore
+from edge_agent.agent.sealer import Sealer
+from edge_agent.agent.segments import SegmentSpool
+from edge_agent.agent.spool_usage import SpoolUsage
+from edge_agent.agent.stats import Stats
+
+__all__ = ["CaptureWriter"]
+
+log = logging.getLogger(__name__)
+
+_KINDS: tuple[SpoolKind, SpoolKind] = ("capture", "quarantine")
+
+
+class CaptureWriter:
+    def __init__(
+        self,
+        queue: BatchQueue[Message],
+        spools: dict[SpoolKind, SegmentSpool],
+        *,
+        ack: Callable[[list[Message]], None],
+        current_generation: Callable[[], int],
+        sealer: Sealer,
+        store: SealedStore,
+        usage: SpoolUsage,
+        stats: Stats,
+        downstream: Downstream,
+        group_max: int,
+        quarantine_when_full: str,
+        on_fatal: Callable[[BaseException], None],
+    ) -> None:
+        self.queue = queue
+        self.spools = spools
+        self.ack = ack
+        self.current_generation = current_generation
+        self.sealer = sealer
+        self.store = store
+        self.usage = usage
+        self.stats = stats
+        self.downstream = downstream
+        self.group_max = group_max
+        self.quarantine_when_full = quarantine_when_full
+        self.on_fatal = on_fatal
+        self.blocked_on: SpoolKind | None = None
+        self.groups = 0
+        self._abort = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout_s: float) -> bool:
+        """After the queue is closed: wait until every message in it is written and acknowledged."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            return not self._thread.is_alive()
+        return True
+
+    def abort(self) -> None:
+        """Give up waiting for spool room (shutdown): what is in hand stays unacknowledged."""
+        self._abort.set()
+
+    def seal_all(self) -> None:
+        """Close every segment that holds records and hand it to the sealer (shutdown, writer stopped)."""
+        for kind in _KINDS:
+            closed = self.spools[kind].rotate()
+            if closed is not None:
+                self.sealer.submit(kind, closed)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                now = time.monotonic()
+                wait_s = min(0.5, *(s.seconds_until_due(now) for s in self.spools.values()))
+                group = self.queue.get_batch(self.group_max, timeout_s=wait_s)
+                if group:
+                    self._commit(group)
+                self._rotate_due()
+                if not group and self.queue.closed and not len(self.queue):
+                    return
+                if self._abort.is_set() and self.blocked_on is not None:
+                    return
+        except BaseException as exc:
+            log.critical("capture writer stopped: %r", exc, exc_info=True)
+            self.stats.error(f"capture writer stopped: {exc!r}")
+            self.on_fatal(exc)
+
+    def _rotate_due(self) -> None:
+        now = time.monotonic()
+        for kind in _KINDS:
+            if self.spools[kind].due(now):
+                closed = self.spools[kind].rotate()
+                if closed is not None:
+                    self.sealer.submit(kind, closed)
+
+    def _split(self, group: list[Message]) -> tuple[dict[SpoolKind, list[Message]], list[Message]]:
+        to_write: dict[SpoolKind, list[Message]] = {"capture": [], "quarantine": []}
+        in_group: dict[SpoolKind, set[bytes]] = {"capture": set(), "quarantine": set()}
+        duplicates: list[Message] = []
+        generation = self.current_generation()
+        for message in group:
+            kind = message.kind
+            suspect = message.dup or message.generation != generation
+            if suspect and (message.digest in self.spools[kind].window or message.digest in in_group[kind]):
+                duplicates.append(message)
+                continue
+            in_group[kind].add(message.digest)
+            to_write[kind].append(message)
+        return to_write, duplicates
+
+    def _commit(self, group: list[Message]) -> None:
+        to_write, duplicates = self._split(group)
+        for kind in _KINDS:
+            if to_write[kind] and not self._wait_for_room(kind):
+                self.stats.event("unacknowledged_on_shutdown", len(group))
+                return
+        self._write_durably(to_write)
+        self.ack(group)
+        self.groups += 1
+        done = time.time()
+        captured, quarantined = to_write["capture"], to_write["quarantine"]
+        self.stats.count("captured", (m.counter_key for m in captured))
+        self.stats.count("quarantined", (m.counter_key for m in quarantined))
+        self.stats.observe_latencies(done - m.received_at for m in (*captured, *quarantined))
+        if duplicates:
+            self.stats.drop("duplicate_redelivery", len(duplicates))
+        if captured:
+            self.downstream.offer(captured)
+
+    def _write_durably(self, to_write: dict[SpoolKind, list[Message]]) -> None:
+        failures = 0
+        for kind in _KINDS:
+            while to_write[kind]:
+                try:
+                    self.spools[kind].append(to_write[kind])
+                    break
+                except OSError as exc:
+                    failures += 1
+                    delay = min(5.0, 0.1 * 2**failures)
+                    self.stats.event("spool_write_failures")
+                    self.stats.error(f"writing the {kind} spool failed: {exc!r}; retrying in {delay:.1f} s")
+                    log.error("writing the %s spool failed (%r); retrying in %.1f s", kind, exc, delay)
+                    if self._abort.wait(delay):
+                        raise
+        for kind in _KINDS:
+            if to_write[kind]:
+                self.spools[kind].sync()  # an fsync error propagates: fatal, see the module docstring
+        for kind in _KINDS:
+            self.spools[kind].window.extend(m.digest for m in to_write[kind])
+
+    def _make_room(self, kind: SpoolKind) -> bool:
+        """True when the kind has room (after dropping the oldest quarantine files, if that is the policy)."""
+        if self.usage.full(kind) and kind == "quarantine" and self.quarantine_when_full == "drop_oldest":
+            self.store.drop_oldest(kind, lambda: not self.usage.full(kind))
+        return not self.usage.full(kind)
+
+    def _wait_for_room(self, kind: SpoolKind) -> bool:
+        if self._make_room(kind):
+            return True
+        self.blocked_on = kind
+        self.stats.event(f"{kind}_spool_full")
+        self.stats.error(
+            f"{kind} spool full ({self.usage.used(kind)} of {self.usage.limits[kind]} bytes): "
+            "not acknowledging; the broker buffers until uploads free space"
+        )
+        log.warning("%s spool full: pausing capture until uploads free space", kind)
+        closed = self.spools[kind].rotate()  # let the active segment be sealed and uploaded too
+        if closed is not None:
+            self.sealer.submit(kind, closed)
+        # Nothing sealed to drop yet, say: keep trying, since sealing the rotated segment makes some.
+        while not (self.usage.wait_below_limit(kind, 0.5) or self._make_room(kind)):
+            if self._abort.is_set():
+                return False
+        self.blocked_on = None
+        log.info("%s spool has room again: capture resumes", kind)
+        return True

@@ -1,0 +1,181 @@
+"""Back-pressure, bounded memory, the spool-full policies, and the processor slots after capture."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from functools import partial
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from edge_agent.agent import EdgeAgent, Message, ProcessorKind
+from edge_agent.local_broker import LocalBroker
+from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from tests.edge_agent.agent.support import (
+    START_MS,
+    cell_seq_counts,
+    local_landing_files,
+    make_settings,
+    read_tables,
+    rows_of,
+    running,
+    sent_keys,
+)
+from tests.helpers import wait_until
+
+KiB = 1024
+
+
+def test_queues_stay_bounded_under_a_flood_and_nothing_is_lost(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        broker.port,
+        mqtt={"receive_maximum": 32},
+        pipeline={
+            "ingress_capacity": 64,
+            "capture_capacity": 64,
+            "validate_batch": 8,
+            "group_commit_max": 16,
+        },
+    )
+    line = WeldLine(LineConfig(seed=51, start_ms=START_MS, seq_start=0))
+    with running(EdgeAgent(settings)) as agent:
+        qos1 = publish_line(line, endpoint, max_messages=2000, speed=0, qos=1)
+        wait_until(lambda: agent.stats.totals()["captured"] == 2000, 60, "QoS 1 captured")
+        # Mosquitto 2.0.11 overruns the receive maximum under a steady flow of acks (eclipse-mosquitto#2301),
+        # so the bounded queues are what holds memory: when full, the network thread waits.
+        assert agent.ingress.high_water <= 64 and agent.capture_queue.high_water <= 64
+        qos0 = publish_line(line, endpoint, max_messages=2000, speed=0, qos=0)
+        wait_until(lambda: agent.stats.totals()["captured"] == 4000, 60, "QoS 0 captured")
+        # QoS 0 has no flow control at all: the same bounded queues push back through TCP.
+        assert agent.ingress.high_water <= 64 and agent.capture_queue.high_water <= 64
+        waits = agent.ingress.full_waits + agent.capture_queue.full_waits
+    tables = read_tables(local_landing_files(Path(settings.landing.url)))
+    assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(qos1, qos0)
+    print(f"queue-full waits during the QoS 0 flood: {waits}")
+
+
+def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    landing.write_text("unreachable")
+    limit, group = 400 * KiB, 32
+    settings = make_settings(
+        tmp_path,
+        broker.port,
+        landing={"url": str(landing)},
+        spool={"max_bytes": limit, "segment_max_bytes": 100 * KiB},
+        pipeline={"group_commit_max": group},
+    )
+    line = WeldLine(LineConfig(seed=53, start_ms=START_MS, seq_start=0))
+    with running(EdgeAgent(settings)) as agent:
+        report = publish_line(line, endpoint, max_messages=1500, speed=0)  # the broker takes all of it
+        wait_until(lambda: agent.writer.blocked_on == "capture", 60, "the capture spool to fill")
+        assert agent.status() == "DEGRADED" and agent.stats.events["capture_spool_full"] >= 1
+        captured = agent.stats.totals()["captured"]
+        assert captured < 1500
+        # the bound holds to within one group commit (checked before each group is written); a record
+        # of a 100-sample telemetry batch is well under 8 KiB
+        assert agent.usage.used("capture") <= limit + group * 8 * KiB
+        landing.unlink()
+        wait_until(lambda: agent.stats.totals()["uploaded"] == 1500, 120, "everything, once there is room")
+        assert agent.writer.blocked_on is None
+    tables = read_tables(local_landing_files(landing))
+    assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)
+
+
+def quarantined_at_least(agent: EdgeAgent, count: int) -> bool:
+    return agent.stats.totals()["quarantined"] >= count
+
+
+def test_quarantine_spool_full_drops_the_oldest_and_counts_them(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    landing.write_text("unreachable")
+    settings = make_settings(
+        tmp_path,
+        broker.port,
+        landing={"url": str(landing)},
+        spool={"quarantine_max_bytes": 64 * KiB, "segment_max_bytes": 16 * KiB, "seal_max_age_s": 0.1},
+    )
+    bad = [
+        (
+            f"acme/plant-1/body-shop/line-1/cell-{i % 3 + 1:02d}/weld/telemetry",
+            b"not json " * 100 + str(i).encode(),
+        )
+        for i in range(600)
+    ]
+    with running(EdgeAgent(settings)) as agent:
+        client = new_client(endpoint, f"bad-{uuid.uuid4().hex[:6]}")
+        acked = threading.Semaphore(0)
+        client.on_publish = lambda *args: acked.release()
+        connect_and_wait(client, endpoint)
+        for index, (topic, payload) in enumerate(bad):
+            assert client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
+            if index % 100 == 99:  # in waves, so that sealed files exist to be dropped
+                wait_until(partial(quarantined_at_least, agent, index + 1), 30, "quarantine")
+        assert all(acked.acquire(timeout=30) for _ in bad)
+        client.disconnect()
+        client.loop_stop()
+        good = publish_line(
+            WeldLine(LineConfig(seed=55, start_ms=START_MS, seq_start=0)), endpoint, max_messages=200, speed=0
+        )
+        wait_until(lambda: agent.stats.totals()["captured"] == 200, 30, "good data still captured")
+        dropped = agent.stats.dropped["quarantine_spool_full"]
+        assert dropped > 0
+        landing.unlink()
+        wait_until(
+            lambda: agent.stats.totals()["uploaded"] + agent.stats.dropped["quarantine_spool_full"] == 800,
+            60,
+            "every message uploaded or counted as dropped",
+        )
+    tables = read_tables(local_landing_files(landing))
+    landed_bad = rows_of(tables, "quarantine")
+    assert len(landed_bad) + agent.stats.dropped["quarantine_spool_full"] == len(bad)
+    assert {(r["topic"], r["payload"]) for r in landed_bad} <= set(bad)
+    assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(good)
+
+
+class SlowCounter:
+    """A stand-in for the scoring processor: counts what it sees, can be held up."""
+
+    kind: ProcessorKind = "score"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.seen: list[Message] = []
+
+    def process(self, messages: list[Message]) -> None:
+        self.release.wait(30)
+        self.seen.extend(messages)
+
+
+def test_processor_slot_sees_captured_messages_and_never_slows_capture(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, broker.port, pipeline={"score_workers": 1, "downstream_capacity": 100})
+    scorer = SlowCounter()
+    with running(EdgeAgent(settings, processors=[scorer])) as agent:
+        report = publish_line(
+            WeldLine(LineConfig(seed=57, start_ms=START_MS, seq_start=0)),
+            endpoint,
+            max_messages=1000,
+            speed=0,
+        )
+        wait_until(lambda: agent.stats.totals()["captured"] == 1000, 30, "capture, while the scorer is stuck")
+        refused = agent.stats.dropped["score_queue_full"]
+        assert refused > 0
+        scorer.release.set()
+        wait_until(lambda: len(scorer.seen) + refused == 1000, 30, "the scorer catching up")
+    assert all(
+        m.verdict is not None and m.verdict.channel == "weldTelemetry" and m.seq > 0 for m in scorer.seen
+    )
+    assert len({(m.topic, m.payload) for m in scorer.seen}) == len(scorer.seen)
+    tables = read_tables(local_landing_files(Path(settings.landing.url)))
+    assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)

@@ -1,0 +1,129 @@
+"""The simulator publishes, the agent captures, and the landing zone holds exactly the messages sent."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from edge_agent.agent import EdgeAgent
+from edge_agent.contract import ContractValidator
+from edge_agent.local_broker import LocalBroker, free_port
+from edge_agent.mqtt_endpoint import MqttEndpoint, MqttProtocol
+from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from tests.edge_agent.agent.support import (
+    START_MS,
+    capture_seq_unique,
+    cell_seq_counts,
+    local_landing_files,
+    make_settings,
+    read_tables,
+    rows_of,
+    running,
+    sent_keys,
+)
+from tests.helpers import Recorder, wait_until
+
+
+@pytest.mark.parametrize(
+    ("mode", "protocol", "count"),
+    [("process", "5", 3000), ("thread", "3.1.1", 1200)],
+    ids=["process-mqtt5", "thread-mqtt311"],
+)
+def test_landing_zone_holds_exactly_the_messages_sent(
+    broker: LocalBroker,
+    contract_validator: ContractValidator,
+    tmp_path: Path,
+    mode: str,
+    protocol: MqttProtocol,
+    count: int,
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        broker.port,
+        mqtt={"protocol": protocol},
+        pipeline={"validate_mode": mode},
+        spool={"seal_mode": mode},
+        metrics={"port": free_port()},
+    )
+    endpoint = MqttEndpoint(port=broker.port, protocol=protocol)
+    line = WeldLine(LineConfig(seed=11, start_ms=START_MS, seq_start=0, anomaly_rate=0.1))
+    heartbeat_topic = settings.heartbeat_topic
+    with running(EdgeAgent(settings)) as agent:
+        report = publish_line(line, endpoint, max_messages=count, speed=0)
+        wait_until(lambda: agent.stats.totals()["uploaded"] >= count, 60, "every message uploaded")
+        heartbeat = agent.heartbeat_state()
+        metrics = (
+            urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics.port}/metrics", timeout=10)
+            .read()
+            .decode()
+        )
+
+    tables = read_tables(local_landing_files(Path(settings.landing.url)))
+    captured = rows_of(tables, "capture")
+    assert cell_seq_counts(captured) == sent_keys(report)  # message by message, none twice
+    assert rows_of(tables, "quarantine") == []
+    assert capture_seq_unique(tables)
+    # what landed is what was sent, byte for byte, and it still validates
+    for row in captured:
+        assert contract_validator.check(row["topic"], row["payload"]).ok
+        assert row["agent"] == "edge-test" and row["site"] == "plant-1" and row["qos"] == 1
+        assert orjson.loads(row["parameters"])["cell"] == row["cell"]
+
+    assert contract_validator.check(heartbeat_topic, orjson.dumps(heartbeat)).ok
+    per_topic = heartbeat["counters"]
+    assert sum(c["received"] for c in per_topic.values()) == count
+    for topic, sent in report.per_topic.items():
+        assert per_topic[topic] == {
+            "received": sent,
+            "valid": sent,
+            "quarantined": 0,
+            "captured": sent,
+            "uploaded": sent,
+        }
+    assert heartbeat["status"] == "ONLINE" and heartbeat["upload_backlog_files"] == 0
+
+    assert (
+        'edge_messages_total{stage="uploaded",topic="acme/plant-1/body-shop/line-1/cell-01/weld/telemetry"}'
+        in metrics
+    )
+    assert (
+        f'stage="captured",topic="{next(iter(report.per_topic))}"}} {float(report.per_topic[next(iter(report.per_topic))])}'
+        in metrics
+    )
+    assert "edge_receive_to_durable_seconds_bucket" in metrics
+
+
+def test_heartbeat_is_retained_valid_and_the_final_one_says_offline(
+    broker: LocalBroker, endpoint: MqttEndpoint, contract_validator: ContractValidator, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, broker.port)
+    topic = settings.heartbeat_topic
+    with Recorder(endpoint, [topic]) as live, running(EdgeAgent(settings)) as agent:
+        publish_line(
+            WeldLine(LineConfig(seed=3, start_ms=START_MS, seq_start=0)), endpoint, max_messages=200, speed=0
+        )
+        wait_until(lambda: agent.stats.totals()["captured"] == 200, 30, "capture")
+        wait_until(
+            lambda: any(orjson.loads(m.payload)["counters"] for m in live.messages),
+            10,
+            "a heartbeat with counters",
+        )
+    wait_until(
+        lambda: orjson.loads(live.messages[-1].payload)["status"] == "OFFLINE",
+        10,
+        "the final OFFLINE heartbeat",
+    )
+    for message in live.messages:
+        verdict = contract_validator.check(message.topic, message.payload)
+        assert verdict.ok, verdict.error
+        assert message.qos == 1
+    # a newcomer gets the retained state: OFFLINE, with the counters of the run
+    with Recorder(endpoint, [topic]) as later:
+        retained = later.wait_for(1, 10)[0]
+    state = orjson.loads(retained.payload)
+    assert retained.retain and state["status"] == "OFFLINE"
+    assert sum(c["captured"] for c in state["counters"].values()) == 200
+    assert state["agent"] == "edge-test" and state["model_version"] == ""

@@ -1,0 +1,158 @@
+"""The spool on disk: framing, torn tails, recovery, the carried redelivery window, idempotent sealing."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from edge_agent.agent.record_codec import encode_header, encode_record, scan
+from edge_agent.agent.sealing import seal_segment
+from edge_agent.agent.segments import list_segments
+from edge_agent.contract import ContractValidator
+from edge_agent.landing_format import parse_landing_key
+from tests.edge_agent.agent.support import messages, new_spool
+
+
+def test_frames_round_trip_and_any_torn_tail_is_cut_at_the_last_whole_frame(
+    contract_validator: ContractValidator,
+) -> None:
+    batch = messages(contract_validator, 5)
+    header = encode_header("edge-test", "1.0.0", [m.digest for m in batch[:2]])
+    frames = [encode_record(i + 10, m) for i, m in enumerate(batch)]
+    data = header + b"".join(frames)
+    whole = scan(data)
+    assert whole.torn_bytes == 0 and whole.header is not None
+    assert whole.header.carried_digests == (batch[0].digest, batch[1].digest)
+    for record, message in zip(whole.records, batch, strict=True):
+        assert (record.topic, record.payload, record.digest) == (
+            message.topic,
+            message.payload,
+            message.digest,
+        )
+        assert record.channel == message.verdict.channel and record.error_kind == message.verdict.error_kind  # type: ignore[union-attr]
+    assert [r.seq for r in whole.records] == [10, 11, 12, 13, 14]
+    ends = [len(header) + sum(len(f) for f in frames[: i + 1]) for i in range(len(frames))]
+    for cut in range(len(header), len(data)):  # a crash mid-write can stop anywhere
+        torn = scan(data[:cut])
+        whole_frames = sum(1 for end in ends if end <= cut)
+        assert len(torn.records) == whole_frames
+        assert torn.valid_length == (ends[whole_frames - 1] if whole_frames else len(header))
+    flipped = bytearray(data)
+    flipped[ends[2] + 20] ^= 0xFF  # a bit flip inside the fourth record: its CRC fails
+    assert len(scan(bytes(flipped)).records) == 3
+
+
+def test_recovery_cuts_the_torn_tail_rebuilds_the_window_and_keeps_sequence_numbers_growing(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    batch = messages(contract_validator, 40)
+    spool = new_spool(tmp_path)
+    spool.recover()
+    spool.append(batch[:30])
+    spool.sync()
+    spool.window.extend(m.digest for m in batch[:30])
+    closed = spool.rotate()  # a sealed-and-deleted segment's digests must survive in the next header
+    assert closed is not None
+    spool.append(batch[30:])
+    spool.sync()
+    active = spool.active_path
+    assert active is not None
+    spool.close()
+    closed.unlink()  # as if sealed and uploaded
+    with active.open("ab") as handle:
+        handle.write(encode_record(999, batch[0])[:37])  # kill -9 in the middle of an append
+    again = new_spool(tmp_path)
+    report = again.recover()
+    assert report.torn_bytes == 37 and report.records == 10 and report.to_seal == [active]
+    assert again.next_seq == 41
+    # the window holds the 30 carried digests and the 10 records still on disk
+    assert all(m.digest in again.window for m in batch)
+    assert scan(active.read_bytes()).torn_bytes == 0
+    fresh = again.active_path
+    assert fresh is not None and fresh.name == "capture-000000000041.seg"
+    # restarting again (nothing written since) reuses the empty active segment: no name clash, no loss
+    again.close()
+    third = new_spool(tmp_path)
+    third.recover()
+    assert third.next_seq == 41 and third.active_path == fresh
+    assert all(m.digest in third.window for m in batch)
+    assert [p.name for _, p in list_segments(tmp_path / "segments", "capture")] == [active.name, fresh.name]
+
+
+def test_a_window_keeps_only_the_most_recent_digests(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    batch = messages(contract_validator, 30)
+    spool = new_spool(tmp_path, window=16)
+    spool.recover()
+    spool.append(batch)
+    spool.window.extend(m.digest for m in batch)
+    spool.rotate()
+    spool.close()
+    again = new_spool(tmp_path, window=16)
+    again.recover()
+    assert [m.digest in again.window for m in batch] == [False] * 14 + [True] * 16
+
+
+def test_sealing_twice_gives_the_same_files_byte_for_byte(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    spool = new_spool(tmp_path)
+    spool.recover()
+    spool.append(messages(contract_validator, 60) + messages(contract_validator, 20, seed=2, site="plant-2"))
+    spool.sync()
+    segment = spool.active_path
+    assert segment is not None
+    spool.close()
+    first = seal_segment(segment, "capture", tmp_path / "a", default_site="plant-1", default_line="line-1")
+    second = seal_segment(segment, "capture", tmp_path / "b", default_site="plant-1", default_line="line-1")
+    assert [f.key for f in first] == [f.key for f in second] and len(first) == 2
+    for one, other in zip(first, second, strict=True):
+        assert one.path.read_bytes() == other.path.read_bytes()
+    # sealing into a folder that already holds the files (a crash before the segment was deleted)
+    # leaves them alone
+    shutil.copytree(tmp_path / "a", tmp_path / "c")
+    third = seal_segment(segment, "capture", tmp_path / "c", default_site="plant-1", default_line="line-1")
+    assert [f.written for f in third] == [False, False]
+    sites = {f.key.site: f for f in first}
+    assert set(sites) == {"plant-1", "plant-2"}
+    key = parse_landing_key(sites["plant-2"].key.relative_path)
+    assert key == sites["plant-2"].key
+    table = pq.read_table(sites["plant-2"].path)
+    assert table.num_rows == 20 and set(table.column("site").to_pylist()) == {"plant-2"}
+
+
+@pytest.mark.parametrize("kind", ["capture", "quarantine"])
+def test_only_the_matching_kind_is_sealed_with_its_schema(
+    tmp_path: Path, contract_validator: ContractValidator, kind: str
+) -> None:
+    spool = new_spool(tmp_path, kind=kind)
+    spool.recover()
+    chosen = [m for m in messages(contract_validator, 50) if m.kind == kind]
+    spool.append(chosen)
+    segment = spool.active_path
+    assert segment is not None
+    spool.close()
+    files = seal_segment(segment, kind, tmp_path / "sealed", default_site="plant-1", default_line="line-1")  # type: ignore[arg-type]
+    rows = [r for f in files for r in pq.read_table(f.path).to_pylist()]
+    assert [(r["topic"], r["payload"]) for r in rows] == [(m.topic, m.payload) for m in chosen]
+    if kind == "quarantine":
+        assert {r["error_kind"] for r in rows} == {"not_json"}
+    assert all(r["received_at_ms"] == int(m.received_at * 1000) for r, m in zip(rows, chosen, strict=True))
+
+
+def test_a_segment_is_due_by_age_counted_from_its_first_record(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    # the age of a segment is measured from its first record, on the monotonic clock
+    spool = new_spool(tmp_path)
+    spool.recover()
+    assert spool.seconds_until_due(time.monotonic()) == float("inf")
+    spool.append(messages(contract_validator, 1))
+    assert 0 < spool.seconds_until_due(time.monotonic()) <= 60
+    assert spool.due(time.monotonic() + 61)
+    spool.close()

@@ -1,0 +1,132 @@
+"""The group commit's redelivery rule, message by message, including across a restart of the spool."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from edge_agent.agent.buffers import BatchQueue
+from edge_agent.agent.messages import Message
+from edge_agent.agent.processors import Downstream
+from edge_agent.agent.record_codec import scan
+from edge_agent.agent.sealed_store import SealedStore
+from edge_agent.agent.sealer import Sealer
+from edge_agent.agent.segments import SegmentSpool
+from edge_agent.agent.spool_usage import SpoolUsage
+from edge_agent.agent.stats import Stats
+from edge_agent.agent.writer import CaptureWriter
+from edge_agent.contract import ContractValidator
+from tests.edge_agent.agent.support import messages
+from tests.helpers import wait_until
+
+
+class Rig:
+    """A writer on real spool files; the broker side is a list of acknowledged (mid, generation)."""
+
+    def __init__(self, root: Path) -> None:
+        self.usage = SpoolUsage({"capture": 1 << 40, "quarantine": 1 << 40})
+        self.stats = Stats()
+        self.generation = 1
+        self.acked: list[tuple[int, int]] = []
+        self.spools = {
+            kind: SegmentSpool(
+                root / "segments",
+                kind,
+                agent="edge-test",
+                contract_version="1.0.0",
+                segment_max_bytes=1 << 30,
+                max_age_s=3600,
+                window_size=1000,
+                usage=self.usage,
+            )
+            for kind in ("capture", "quarantine")
+        }
+        for spool in self.spools.values():
+            spool.recover()
+        store = SealedStore(root / "sealed", self.usage, self.stats)
+        sealer = Sealer(
+            root / "sealed",
+            tree_lock=threading.Lock(),
+            default_site="plant-1",
+            default_line="line-1",
+            usage=self.usage,
+            stats=self.stats,
+            on_sealed=lambda: None,
+            in_process=False,
+        )
+        self.queue: BatchQueue[Message] = BatchQueue("capture", 1000)
+        self.writer = CaptureWriter(
+            self.queue,
+            self.spools,  # type: ignore[arg-type]
+            ack=lambda ms: self.acked.extend(
+                (m.mid, m.generation) for m in ms if m.generation == self.generation
+            ),
+            current_generation=lambda: self.generation,
+            sealer=sealer,
+            store=store,
+            usage=self.usage,
+            stats=self.stats,
+            downstream=Downstream(),
+            group_max=1000,
+            quarantine_when_full="drop_oldest",
+            on_fatal=lambda exc: None,
+        )
+        self.writer.start()
+
+    def commit(self, batch: list[Message]) -> None:
+        before = self.writer.groups
+        self.queue.put_many(batch)
+        wait_until(lambda: self.writer.groups > before and not len(self.queue), 10, "a group commit")
+
+    def stop(self) -> list[bytes]:
+        """Close the files; returns every payload on disk (both spools share the folder)."""
+        self.queue.close()
+        assert self.writer.join(10)
+        payloads = []
+        for spool in self.spools.values():
+            spool.close()
+        for path in sorted(self.spools["capture"].directory.glob("*.seg")):
+            payloads += [r.payload for r in scan(path.read_bytes()).records]
+        return payloads
+
+
+def copy(message: Message, *, dup: bool, generation: int, mid: int) -> Message:
+    again = Message(message.topic, message.payload, 1, False, dup, mid, generation, message.received_at)
+    again.verdict, again.digest = message.verdict, message.digest
+    return again
+
+
+def test_redeliveries_are_acknowledged_but_written_once_even_after_a_restart(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    batch = messages(contract_validator, 8)
+    rig = Rig(tmp_path)
+    rig.commit(batch[:5])
+    assert rig.acked == [(m.mid, 1) for m in batch[:5]]
+    # the connection drops before the PUBACKs of 3 and 4 arrive: the broker redelivers them with DUP
+    rig.generation = 2
+    rig.commit(
+        [copy(batch[3], dup=True, generation=2, mid=101), copy(batch[4], dup=True, generation=2, mid=102)]
+    )
+    assert rig.acked[-2:] == [(101, 2), (102, 2)]
+    assert rig.stats.dropped["duplicate_redelivery"] == 2
+    # DUP on a message never written (it was still on the wire): written
+    rig.commit([copy(batch[5], dup=True, generation=2, mid=103)])
+    # the same bytes again WITHOUT DUP: a new publication, written (the lake deduplicates on cell and seq)
+    rig.commit([copy(batch[0], dup=False, generation=2, mid=104)])
+    # a message from the dropped connection that its own redelivery overtook in the pipeline: not rewritten
+    rig.commit([copy(batch[5], dup=False, generation=1, mid=9)])
+    assert rig.stats.dropped["duplicate_redelivery"] == 3
+    on_disk = rig.stop()
+    assert {m.kind for m in batch[:6]} == {"capture", "quarantine"}  # the rule holds for both spools
+    assert sorted(on_disk) == sorted([m.payload for m in batch[:6]] + [batch[0].payload])
+
+    # kill -9 and restart: the window comes back from the segment files
+    restarted = Rig(tmp_path)
+    restarted.generation = 3
+    restarted.commit(
+        [copy(batch[2], dup=True, generation=3, mid=1), copy(batch[6], dup=True, generation=3, mid=2)]
+    )
+    assert restarted.acked == [(1, 3), (2, 3)]
+    assert restarted.stats.dropped["duplicate_redelivery"] == 1  # batch[2] was on disk, batch[6] was not
+    restarted.stop()
