@@ -1,0 +1,1 @@
+"""maintenance: scheduled OPTIMIZE (Z-order on cell and time) and VACUUM of every lake table."""

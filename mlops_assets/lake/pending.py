@@ -1,0 +1,57 @@
+"""Which landing files the lake has not finished ingesting, grouped by (day, line) partition.
+
+A file is finished when `quarantined_messages` (the last of the three commits: bronze, silver,
+quarantine) records its id. The lake itself is the ledger, so nothing is "seen but lost" when a run
+dies: its files stay pending until a run finishes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from mlops_assets.lake.store import LakeStore
+from mlops_assets.lake.tables import QUARANTINED_MESSAGES
+from mlops_assets.landing.zone import LandingZone
+
+__all__ = ["PendingPartition", "PendingScan", "scan_pending"]
+
+
+@dataclass(frozen=True)
+class PendingPartition:
+    day: dt.date
+    line: str
+    file_ids: tuple[str, ...]
+
+    @property
+    def run_key(self) -> str:
+        """Stable for the same set of pending files, so a sensor asks for each set once."""
+        digest = hashlib.sha1("\n".join(self.file_ids).encode()).hexdigest()[:16]
+        return f"{self.day.isoformat()}|{self.line}|{digest}"
+
+
+@dataclass(frozen=True)
+class PendingScan:
+    partitions: list[PendingPartition]
+    lines: list[str]
+    """Every line with landing files since the scan's first day."""
+    next_since: dt.date | None
+    """Where the next scan may start: the oldest day still pending, else the newest day seen."""
+    skipped: list[str]
+
+
+def scan_pending(store: LakeStore, zone: LandingZone, *, since: dt.date | None) -> PendingScan:
+    listing = zone.list(since=since)
+    done = store.committed_file_ids(QUARANTINED_MESSAGES, [f.file_id for f in listing.files])
+    grouped: dict[tuple[dt.date, str], list[str]] = defaultdict(list)
+    for file in listing.files:
+        if file.file_id not in done:
+            grouped[(file.key.day, file.key.line)].append(file.file_id)
+    partitions = [
+        PendingPartition(day, line, tuple(sorted(ids))) for (day, line), ids in sorted(grouped.items())
+    ]
+    days = [f.key.day for f in listing.files]
+    next_since = min(p.day for p in partitions) if partitions else (max(days) if days else since)
+    return PendingScan(partitions, sorted({f.key.line for f in listing.files}), next_since, listing.skipped)

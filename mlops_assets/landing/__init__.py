@@ -1,0 +1,19 @@
+"""The landing zone as the lake reads it (plain logic, no Dagster)."""
+
+from mlops_assets.landing.zone import (
+    LandingFile,
+    LandingListing,
+    LandingZone,
+    LocalLandingZone,
+    S3LandingZone,
+    landing_zone,
+)
+
+__all__ = [
+    "LandingFile",
+    "LandingListing",
+    "LandingZone",
+    "LocalLandingZone",
+    "S3LandingZone",
+    "landing_zone",
+]

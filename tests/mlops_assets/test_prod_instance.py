@@ -1,0 +1,90 @@
+"""The PROD instance configuration (`deploy/dagster/dagster.yaml`): valid as a whole, and its
+PostgreSQL storage really holds the runs and events of an ingestion run (local PostgreSQL,
+a database of this test's own)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import psycopg2
+import pytest
+import yaml
+from dagster._core.instance.config import dagster_instance_config
+
+from tests.mlops_assets.conftest import LocalLake, day_of
+from tests.mlops_assets.defs.ingestion.runs import run_ingestion
+from tests.mlops_assets.landing_files import Message
+
+DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "dagster" / "dagster.yaml"
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    try:
+        admin = psycopg2.connect(dbname="postgres", **PG)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); the PROD storage test needs it")
+    admin.autocommit = True
+    name = f"mlops_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
+
+
+def _prod_env(monkeypatch: pytest.MonkeyPatch, database: str) -> None:
+    for key, value in {
+        "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": database, "DAGSTER_K8S_NAMESPACE": "mlops", "MLOPS_LOGS_BUCKET": "logs", "AWS_REGION": "eu-central-1",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+
+
+def test_the_deployed_instance_config_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _prod_env(monkeypatch, "dagster")
+    shutil.copy(DEPLOYED, tmp_path / "dagster.yaml")
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["run_launcher"]["class"] == "K8sRunLauncher"
+    assert config["storage"]["postgres"]["postgres_db"]["db_name"] == {"env": "DAGSTER_PG_DB"}
+
+
+def test_runs_and_events_live_in_postgresql(
+    lake: LocalLake,
+    line_messages: list[Message],
+    database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _prod_env(monkeypatch, database)
+    deployed = yaml.safe_load(DEPLOYED.read_text())
+    # Kubernetes and S3 are not here: keep the deployed storage, drop the launcher and log manager.
+    local = {key: deployed[key] for key in ("storage", "run_retries", "telemetry")}
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump(local))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    day = day_of(lake.land(line_messages[:20], per_file=10))
+
+    with dg.DagsterInstance.get() as instance:
+        result = run_ingestion(instance, day, "line-1")
+        assert result.success
+
+    with psycopg2.connect(dbname=database, **PG) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT status FROM runs WHERE run_id = %s", (result.run_id,))
+        assert cursor.fetchone() == ("SUCCESS",)
+        cursor.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            (result.run_id,),
+        )
+        assert cursor.fetchone() == (4,)
+        cursor.execute("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'line'")
+        assert cursor.fetchall() == [("line-1",)]
