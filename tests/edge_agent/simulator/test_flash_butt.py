@@ -48,4 +48,6 @@ def test_records_come_in_acquisition_order_not_name_order(flash_butt_dir: Path) 
     assert times == sorted(times)
     assert times[0].month == 3 and times[-1].month == 4
     names = sorted(r.path.name for r in records)
-    assert [r.path.name for r in records] != names  # by name "2011412 ..." (April 12) sorts before "201142 ..." (April 2)
+    assert [
+        r.path.name for r in records
+    ] != names  # by name "2011412 ..." (April 12) sorts before "201142 ..." (April 2)

@@ -1,0 +1,55 @@
+"""Feature computation shared verbatim by the edge and training: signals -> standardised windows.
+
+Numpy only (the edge never imports torch, polars or dagster). The training side converts its frames to
+numpy and calls these same functions, so a model sees the same numbers at the edge as in training.
+"""
+
+from edge_agent.features.package import (
+    FEATURE_SPEC_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    PROFILE_FILE,
+    THRESHOLD_FILE,
+    EdgePackage,
+    PackageError,
+    file_digest,
+    load_package,
+    signed_content,
+    verify_signature,
+)
+from edge_agent.features.profile import PROFILE_STATS, profile_columns, window_profile
+from edge_agent.features.spec import SPEC_VERSION, FeatureSpec, fit_feature_spec
+from edge_agent.features.windows import (
+    fill_missing,
+    pad_to_window,
+    select_signals,
+    standardise,
+    window_matrix,
+    window_starts,
+)
+
+__all__ = [
+    "FEATURE_SPEC_FILE",
+    "MANIFEST_FILE",
+    "MODEL_FILE",
+    "PROFILE_FILE",
+    "PROFILE_STATS",
+    "SPEC_VERSION",
+    "THRESHOLD_FILE",
+    "EdgePackage",
+    "FeatureSpec",
+    "PackageError",
+    "file_digest",
+    "fill_missing",
+    "fit_feature_spec",
+    "load_package",
+    "pad_to_window",
+    "profile_columns",
+    "select_signals",
+    "signed_content",
+    "standardise",
+    "verify_signature",
+    "window_matrix",
+    "window_profile",
+    "window_starts",
+]

@@ -1,0 +1,1 @@
+"""Packaging domain: the signed ONNX edge package, its parity check and the quality gate."""

@@ -1,0 +1,93 @@
+"""Blocking checks of `edge_model_package`: ONNX parity, and the quality gate (which promotes).
+
+Thin wiring around `mlops_assets.ml.package_checks`."""
+
+import warnings
+from collections.abc import Callable
+
+import dagster as dg
+
+from edge_agent.features import PackageError
+from mlops_assets.defs.packaging.assets import edge_model_package
+from mlops_assets.defs.training.lookup import latest_metadata
+from mlops_assets.defs.training.resources import ModelRegistryResource
+from mlops_assets.ml.package_checks import package_parity, package_quality_gate
+from mlops_assets.partitions import line_partitions
+from mlops_assets.resources import LakehouseResource
+
+__all__ = ["package_matches_torch_model", "package_passes_quality_gate"]
+
+
+def _per_line_check(fn: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+    with warnings.catch_warnings():
+        # Checks per line partition are "preview" in dagster 1.13; without them a check result could
+        # not say which line's package it judged.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.asset_check(asset=edge_model_package, blocking=True, partitions_def=line_partitions)(fn)
+
+
+@_per_line_check
+def package_matches_torch_model(
+    context: dg.AssetCheckExecutionContext,
+    lakehouse: LakehouseResource,
+    model_registry: ModelRegistryResource,
+) -> dg.AssetCheckResult:
+    """ONNX Runtime on the packaged model against PyTorch eager on held-out windows: every output within
+    atol + rtol * |PyTorch value|."""
+    line = context.op_execution_context.partition_key
+    meta = latest_metadata(context, "edge_model_package", line)
+    try:
+        report = package_parity(model_registry.registry(), lakehouse.store(), line, meta)
+    except (PackageError, ValueError) as exc:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": str(exc)})
+    return dg.AssetCheckResult(
+        passed=report.passed,
+        metadata={
+            "windows": report.windows,
+            "max_abs_diff": report.worst,
+            **{f"max_abs_diff_{k}": v for k, v in report.max_abs_diff.items()},
+            "atol": report.atol,
+            "rtol": report.rtol,
+        },
+    )
+
+
+@_per_line_check
+def package_passes_quality_gate(
+    context: dg.AssetCheckExecutionContext,
+    lakehouse: LakehouseResource,
+    model_registry: ModelRegistryResource,
+) -> dg.AssetCheckResult:
+    """Candidate and champion scored on the same held-out welds, each with its own package; the
+    candidate becomes `champion` when it is not worse by more than the tolerance (the old champion
+    stays addressable as `previous-champion`)."""
+    line = context.op_execution_context.partition_key
+    meta = latest_metadata(context, "edge_model_package", line)
+    outcome = package_quality_gate(
+        model_registry.registry(), lakehouse.store(), line, lakehouse.read_validated_telemetry(line), meta
+    )
+    decision = outcome.decision
+    if decision.passed:
+        context.log.info(
+            "%s v%s is now champion (%s)", outcome.candidate.name, outcome.candidate.version, decision.reason
+        )
+    else:
+        context.log.warning(
+            "%s v%s stays challenger: %s", outcome.candidate.name, outcome.candidate.version, decision.reason
+        )
+    return dg.AssetCheckResult(
+        passed=decision.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "reason": decision.reason,
+            "level": outcome.level,
+            "metric": decision.metric,
+            "candidate_version": outcome.candidate.version,
+            "candidate_value": float("nan") if decision.candidate is None else decision.candidate,
+            "champion_version": "none" if outcome.champion is None else outcome.champion.version,
+            "champion_value": float("nan") if decision.champion is None else decision.champion,
+            "tolerance": decision.tolerance,
+            "promoted": decision.passed,
+            "previous_champion": outcome.previous_champion or "none",
+        },
+    )

@@ -1,0 +1,1 @@
+"""Training domain: features, the autoencoder, its threshold and its evaluation, per production line."""

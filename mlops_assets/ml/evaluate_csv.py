@@ -1,0 +1,122 @@
+"""`mlops evaluate` end to end: two CSV files in, one score per test row out (input order kept)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlops_assets.ml.byod import DetectorOptions, FittedDetector, fit_detector, row_segments, score_rows
+from mlops_assets.ml.dataset import Segment
+from mlops_assets.ml.metrics import detection_metrics
+from mlops_assets.ml.tabular import (
+    TableColumns,
+    detect_columns,
+    find_label_column,
+    label_values,
+    read_table,
+    time_values,
+)
+from mlops_assets.ml.training import EpochReport
+
+__all__ = ["EvaluationRun", "evaluate_files", "segments_of"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationRun:
+    columns: TableColumns
+    detector: FittedDetector
+    scores: np.ndarray
+    is_anomaly: np.ndarray
+    labels: np.ndarray | None
+    metrics: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
+
+
+def segments_of(frame: pl.DataFrame, signals: list[str], time_column: str | None) -> list[Segment]:
+    missing = [s for s in signals if s not in frame.columns]
+    if missing:
+        raise ValueError(f"the file lacks the signal columns {missing} found in the training file")
+    non_numeric = [s for s in signals if not frame[s].dtype.is_numeric()]
+    if non_numeric:
+        raise ValueError(f"the columns {non_numeric} are numeric in the training file but not in this one")
+    values = frame.select([pl.col(s).cast(pl.Float64) for s in signals]).to_numpy()
+    times = time_values(frame[time_column]) if time_column and time_column in frame.columns else None
+    return [
+        Segment(key=f"rows {a}-{b - 1}", values=values[a:b], start=float(a), first_row=a)
+        for a, b in row_segments(len(values), times)
+    ]
+
+
+def evaluate_files(
+    train_path: Path,
+    test_path: Path,
+    out_path: Path | None,
+    label_column: str | None = None,
+    time_column: str | None = None,
+    sep: str | None = None,
+    options: DetectorOptions | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> EvaluationRun:
+    notes: list[str] = []
+    options = options or DetectorOptions()
+    train = read_table(train_path, sep)
+    test = read_table(test_path, sep)
+    if train.height == 0 or test.height == 0:
+        raise ValueError(f"{train_path if train.height == 0 else test_path}: no data rows")
+    test_label = find_label_column(test, label_column)
+    train_label = label_column if label_column in train.columns else None
+    columns = detect_columns(train, time_column, test_label or label_column)
+    if time_column is not None and time_column not in test.columns:
+        raise ValueError(f"--time-column {time_column!r} is not a column of the test file")
+    train_segments = segments_of(train, columns.signals, columns.time)
+    if train_label is not None:
+        # Rows labelled anomalous in the "normal" file must not teach the model what normal is.
+        bad, how = label_values(train[train_label])
+        if bad.any():
+            notes.append(f"training file: {int(bad.sum())} rows labelled anomalous ({how}) left out")
+            train_segments = _drop_rows(train_segments, bad.astype(bool))
+    detector = fit_detector(train_segments, columns.signals, options, on_epoch)
+    test_segments = segments_of(test, columns.signals, columns.time)
+    scores = np.full(test.height, np.nan)
+    for segment, rows in zip(test_segments, score_rows(detector, test_segments), strict=True):
+        scores[segment.first_row : segment.first_row + segment.n_rows] = rows
+    is_anomaly = (scores > detector.threshold.value).astype(np.int8)
+    labels = metrics = None
+    if test_label is not None:
+        labels, how = label_values(test[test_label])
+        notes.append(f"labels from column {test_label!r}: {how}")
+        metrics = detection_metrics(labels, scores, detector.threshold.value)
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame({"score": scores, "is_anomaly": is_anomaly}).write_csv(out_path)
+    return EvaluationRun(columns, detector, scores, is_anomaly, labels, metrics, notes)
+
+
+def _drop_rows(segments: list[Segment], bad: np.ndarray) -> list[Segment]:
+    """Split segments around rows labelled anomalous, keeping only the normal runs."""
+    out: list[Segment] = []
+    for seg in segments:
+        flags = bad[seg.first_row : seg.first_row + seg.n_rows]
+        start = None
+        for i, flag in enumerate([*flags.tolist(), True]):
+            if not flag and start is None:
+                start = i
+            elif flag and start is not None:
+                out.append(
+                    Segment(
+                        key=f"rows {seg.first_row + start}-{seg.first_row + i - 1}",
+                        values=seg.values[start:i],
+                        start=float(seg.first_row + start),
+                        first_row=seg.first_row + start,
+                    )
+                )
+                start = None
+    return out

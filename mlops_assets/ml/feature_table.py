@@ -1,0 +1,99 @@
+"""The `weld_features` Delta table: one row per window, and the feature specs it was cut with.
+
+`gold/weld_features` (partitioned by line): line, spec_id, split (train / validation / holdout), cell,
+weld_id, segment, window_start (row within the segment), window_start_ts, label (1 known bad, 0 known
+good, null unknown), features (list of float32, time-major). A materialisation replaces its line.
+`gold/feature_specs`: spec_id, line, spec_json, created_at: the spec the edge package ships verbatim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from edge_agent.features import FeatureSpec
+from mlops_assets.lake import LakeStore, TableRef
+from mlops_assets.ml.dataset import Segment, WindowSet
+
+__all__ = [
+    "FEATURE_SPECS",
+    "WELD_FEATURES",
+    "read_spec",
+    "read_windows",
+    "spec_id_of",
+    "windows_frame",
+    "write_spec",
+]
+
+WELD_FEATURES = TableRef("gold", "weld_features")
+FEATURE_SPECS = TableRef("gold", "feature_specs")
+
+
+def spec_id_of(spec: FeatureSpec) -> str:
+    return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
+
+
+def windows_frame(
+    line: str, spec_id: str, split: str, segments: Sequence[Segment], windows: WindowSet
+) -> pl.DataFrame:
+    owners = [segments[i] for i in windows.segment]
+    start_ms = np.array([s.start for s in owners], dtype=np.float64)
+    return pl.DataFrame(
+        {
+            "line": [line] * len(windows),
+            "spec_id": [spec_id] * len(windows),
+            "split": [split] * len(windows),
+            "cell": [s.cell for s in owners],
+            "weld_id": [s.weld_id for s in owners],
+            "segment": [s.key for s in owners],
+            "window_start": windows.start.astype(np.int32),
+            "segment_start_ts": pl.Series(start_ms.astype(np.int64))
+            .cast(pl.Datetime("ms", "UTC"))
+            .cast(pl.Datetime("us", "UTC")),
+            "label": pl.Series([s.label for s in owners], dtype=pl.Int8),
+            "features": pl.Series(windows.windows).cast(pl.List(pl.Float32))
+            if len(windows)
+            else pl.Series([], dtype=pl.List(pl.Float32)),
+        }
+    )
+
+
+def read_windows(store: LakeStore, line: str, splits: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
+    """(windows (n, n_features) float32, their metadata) of some splits of a line, in table order."""
+    frame = store.read(WELD_FEATURES, line=line, where=pl.col("split").is_in(list(splits)))
+    if frame.height == 0:
+        return np.empty((0, 0), dtype=np.float32), frame
+    width = frame["features"].list.len().max()
+    windows = frame["features"].list.to_array(int(width)).to_numpy().astype(np.float32)  # type: ignore[arg-type]
+    return windows, frame.drop("features")
+
+
+def write_spec(store: LakeStore, line: str, spec: FeatureSpec) -> str:
+    spec_id = spec_id_of(spec)
+    row = pl.DataFrame(
+        {
+            "spec_id": [spec_id],
+            "line": [line],
+            "spec_json": [spec.to_json()],
+            "created_at": [dt.datetime.now(dt.UTC)],
+        },
+        schema={
+            "spec_id": pl.String,
+            "line": pl.String,
+            "spec_json": pl.String,
+            "created_at": pl.Datetime("us", "UTC"),
+        },
+    )
+    store.merge_new_rows(FEATURE_SPECS, row, keys=["spec_id", "line"])
+    return spec_id
+
+
+def read_spec(store: LakeStore, line: str, spec_id: str) -> FeatureSpec:
+    found = store.read(FEATURE_SPECS, line=line, where=pl.col("spec_id") == spec_id)
+    if found.height == 0:
+        raise LookupError(f"feature spec {spec_id} of line {line} is not in {FEATURE_SPECS}")
+    return FeatureSpec.from_json(found["spec_json"][0])

@@ -1,0 +1,29 @@
+"""The evaluation set the quality gate scores every model on: the held-out segments, as raw samples."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from mlops_assets.lake import LakeStore
+from mlops_assets.ml.dataset import Segment
+from mlops_assets.ml.feature_table import WELD_FEATURES
+from mlops_assets.ml.labels import label_map
+from mlops_assets.ml.steps import line_segments
+
+__all__ = ["holdout_segments"]
+
+
+def holdout_segments(store: LakeStore, line: str, telemetry: pl.DataFrame) -> tuple[list[Segment], list[str]]:
+    """The segments `weld_features` held out (later normal welds and known-bad ones), with their signals.
+
+    Raw samples, not the candidate's windows: the champion may use another window or other signals,
+    and must be scored with its own feature spec."""
+    keys = set(
+        store.read(WELD_FEATURES, line=line, where=pl.col("split") == "holdout", columns=["segment"])[
+            "segment"
+        ]
+        .unique()
+        .to_list()
+    )
+    segments, signals = line_segments(telemetry, label_map(store, line))
+    return [s for s in segments if s.key in keys], signals

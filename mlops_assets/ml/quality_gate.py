@@ -1,0 +1,75 @@
+"""The quality gate: a candidate may not be worse than the champion by more than a tolerance.
+
+Both models are scored on the same evaluation set (the champion from its own package, with its own
+feature spec and threshold), so a changed evaluation set cannot make a worse model look better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["GateDecision", "decide"]
+
+# Which way is better, per metric the gate can use.
+_HIGHER_IS_BETTER = {
+    "roc_auc": True,
+    "f1": True,
+    "average_precision": True,
+    "precision": True,
+    "recall": True,
+    "false_alarm_rate": False,
+    "missed_alarm_rate": False,
+}
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passed: bool
+    metric: str
+    candidate: float | None
+    champion: float | None
+    tolerance: float
+    reason: str
+
+
+def decide(
+    candidate: Mapping[str, float | int | None],
+    champion: Mapping[str, float | int | None] | None,
+    metric: str = "roc_auc",
+    tolerance: float = 0.01,
+) -> GateDecision:
+    """Pass when there is no champion yet, or candidate >= champion - tolerance (<= + tolerance for rates).
+
+    A candidate whose metric cannot be computed (for example no anomalous example in the evaluation set
+    for ROC-AUC) fails when a champion exists: promoting blind is exactly what the gate is there to stop.
+    """
+    if metric not in _HIGHER_IS_BETTER:
+        raise ValueError(f"the gate cannot use {metric!r}; choose one of {sorted(_HIGHER_IS_BETTER)}")
+    if tolerance < 0:
+        raise ValueError("tolerance must be >= 0")
+    mine = candidate.get(metric)
+    mine_f = None if mine is None else float(mine)
+    if champion is None:
+        return GateDecision(
+            True, metric, mine_f, None, tolerance, "no champion yet: the first model is promoted"
+        )
+    theirs = champion.get(metric)
+    theirs_f = None if theirs is None else float(theirs)
+    if mine_f is None:
+        return GateDecision(
+            False, metric, None, theirs_f, tolerance, f"the candidate's {metric} cannot be computed"
+        )
+    if theirs_f is None:
+        return GateDecision(
+            True, metric, mine_f, None, tolerance, f"the champion's {metric} cannot be computed"
+        )
+    if _HIGHER_IS_BETTER[metric]:
+        passed = mine_f >= theirs_f - tolerance
+        comparison = f"{mine_f:.4f} vs champion {theirs_f:.4f} (may be lower by at most {tolerance})"
+    else:
+        passed = mine_f <= theirs_f + tolerance
+        comparison = f"{mine_f:.4f} vs champion {theirs_f:.4f} (may be higher by at most {tolerance})"
+    return GateDecision(
+        passed, metric, mine_f, theirs_f, tolerance, f"{metric} {comparison}: {'pass' if passed else 'fail'}"
+    )

@@ -1,0 +1,198 @@
+"""MLflow behind a small interface: experiment per line, runs, registered model per line, aliases.
+
+One registered model per line (`weld-ae-<line>`). A candidate package becomes a model version with the
+alias `challenger`; the quality gate moves `champion` to it and keeps the previous champion addressable
+as `previous-champion` (rollback = move `champion` back). Uses `MlflowClient` only, never the fluent
+global run, so concurrent Dagster steps cannot mix up each other's runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "PREVIOUS_CHAMPION",
+    "ModelRegistry",
+    "RegisteredVersion",
+    "local_tracking_uri",
+    "model_name_for",
+]
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS_CHAMPION = "previous-champion"
+
+
+def model_name_for(line: str) -> str:
+    return f"weld-ae-{line}"
+
+
+def local_tracking_uri(folder: Path) -> str:
+    """A SQLite tracking and registry store in `folder` (`mlflow.db`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / 'mlflow.db').resolve()}"
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    version: str
+    run_id: str
+    source: str
+    tags: Mapping[str, str]
+
+
+def _clean(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+class ModelRegistry:
+    """Tracking and registry on one MLflow store. `artifact_root`: where new experiments keep artefacts."""
+
+    def __init__(
+        self, tracking_uri: str, artifact_root: str | None = None, registry_uri: str | None = None
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+    # -- runs --------------------------------------------------------------------------------------
+    def experiment_id(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if self.artifact_root:
+            location = f"{self.artifact_root.rstrip('/')}/{name}"
+            if "://" not in location:
+                location = Path(location).resolve().as_uri()
+        try:
+            return str(self.client.create_experiment(name, artifact_location=location))
+        except MlflowException:
+            # Created meanwhile by a concurrent step: use that one.
+            again = self.client.get_experiment_by_name(name)
+            if again is None:
+                raise
+            return str(again.experiment_id)
+
+    def start_run(self, experiment: str, run_name: str, tags: Mapping[str, str] | None = None) -> str:
+        run = self.client.create_run(self.experiment_id(experiment), run_name=run_name, tags=dict(tags or {}))
+        return str(run.info.run_id)
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float | int | None], step: int = 0) -> None:
+        now = _now_ms()
+        items = [Metric(str(k), v, now, step) for k, raw in metrics.items() if (v := _clean(raw)) is not None]  # type: ignore[arg-type]
+        for start in range(0, len(items), 500):
+            self.client.log_batch(run_id, metrics=items[start : start + 500])
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        if path.is_dir():
+            self.client.log_artifacts(run_id, os.fspath(path), artifact_path)
+        else:
+            self.client.log_artifact(run_id, os.fspath(path), artifact_path)
+
+    def download(self, run_id: str, artifact_path: str, destination: Path) -> Path:
+        destination.mkdir(parents=True, exist_ok=True)
+        return Path(self.client.download_artifacts(run_id, artifact_path, os.fspath(destination)))
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status)
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        return dict(self.client.get_run(run_id).data.metrics)
+
+    def artifact_uri(self, run_id: str) -> str:
+        return str(self.client.get_run(run_id).info.artifact_uri)
+
+    # -- registry ----------------------------------------------------------------------------------
+    def register(
+        self, name: str, run_id: str, artifact_path: str, tags: Mapping[str, str] | None = None
+    ) -> RegisteredVersion:
+        """A new version of `name` whose source is the run's `artifact_path` folder."""
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            try:
+                self.client.create_registered_model(name, description="Weld anomaly autoencoder of one line.")
+            except MlflowException:
+                self.client.get_registered_model(name)  # created meanwhile; re-raise if really absent
+        source = f"{self.artifact_uri(run_id).rstrip('/')}/{artifact_path}"
+        created = self.client.create_model_version(name, source, run_id=run_id, tags=dict(tags or {}))
+        return RegisteredVersion(name, str(created.version), run_id, source, dict(created.tags or {}))
+
+    def delete_version(self, name: str, version: str) -> None:
+        self.client.delete_model_version(name, version)
+
+    def set_version_tags(self, name: str, version: str, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, str(value))
+
+    def by_alias(self, name: str, alias: str) -> RegisteredVersion | None:
+        try:
+            found = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+        return RegisteredVersion(
+            name, str(found.version), str(found.run_id), str(found.source), dict(found.tags or {})
+        )
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def promote(self, name: str, version: str) -> RegisteredVersion | None:
+        """Make `version` the champion; the champion it replaces becomes `previous-champion`."""
+        previous = self.by_alias(name, CHAMPION)
+        if previous is not None and previous.version != version:
+            self.set_alias(name, PREVIOUS_CHAMPION, previous.version)
+        self.set_alias(name, CHAMPION, version)
+        return previous
+
+    def rollback(self, name: str) -> str:
+        """Move `champion` back to `previous-champion`; returns the version now serving."""
+        previous = self.by_alias(name, PREVIOUS_CHAMPION)
+        if previous is None:
+            raise LookupError(f"{name} has no previous champion to roll back to")
+        current = self.by_alias(name, CHAMPION)
+        self.set_alias(name, CHAMPION, previous.version)
+        if current is not None:
+            self.set_alias(name, PREVIOUS_CHAMPION, current.version)
+        return previous.version
+
+    def download_version(self, version: RegisteredVersion, destination: Path) -> Path:
+        """The version's package folder, downloaded into `destination`."""
+        import mlflow.artifacts
+
+        destination.mkdir(parents=True, exist_ok=True)
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=version.source, dst_path=os.fspath(destination), tracking_uri=self.tracking_uri
+            )
+        )
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)

@@ -1,0 +1,82 @@
+"""Scores: windows through the scorer, window scores back onto rows, and onto welds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+from scipy.ndimage import maximum_filter1d
+
+from mlops_assets.ml.model import WindowScorer
+
+__all__ = ["RowAlignment", "aggregate_groups", "rows_from_windows", "score_windows"]
+
+RowAlignment = Literal["ending", "mean", "max"]
+
+
+def score_windows(
+    scorer: WindowScorer, windows: np.ndarray, batch: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
+    """(score per window, error per window and signal) as float64 arrays."""
+    scorer.eval()
+    scores, signal_errors = [], []
+    with torch.no_grad():
+        for start in range(0, len(windows), batch):
+            score, errors, _ = scorer(torch.from_numpy(np.ascontiguousarray(windows[start : start + batch])))
+            scores.append(score.numpy())
+            signal_errors.append(errors.numpy())
+    if not scores:
+        return np.empty(0), np.empty((0, scorer.n_signals))
+    return np.concatenate(scores).astype(np.float64), np.concatenate(signal_errors).astype(np.float64)
+
+
+def rows_from_windows(
+    window_scores: np.ndarray, n_rows: int, window: int, how: RowAlignment = "mean"
+) -> np.ndarray:
+    """Score per row from the scores of the stride-1 windows of a segment of `n_rows` (>= window) rows.
+
+    Window j covers rows j .. j + window - 1. `ending`: a row takes the window that ends on it (what the
+    edge sees live); the first window - 1 rows take the first window. `mean` / `max`: a row takes the
+    mean / max of every window that covers it.
+    """
+    n_windows = n_rows - window + 1
+    if n_windows < 1 or len(window_scores) != n_windows:
+        raise ValueError(f"{len(window_scores)} windows do not fit {n_rows} rows with window {window}")
+    if how == "ending":
+        return np.concatenate([np.full(window - 1, window_scores[0]), window_scores])
+    if how == "max":
+        padded = np.concatenate([np.full(window - 1, -np.inf), window_scores, np.full(window - 1, -np.inf)])
+        # Row i is covered by windows max(0, i-w+1) .. min(i, n_windows-1): a trailing max over w.
+        return maximum_filter1d(padded, size=window, origin=(window - 1) // 2)[
+            window - 1 : window - 1 + n_rows
+        ]
+    if how == "mean":
+        cumulative = np.concatenate([[0.0], np.cumsum(window_scores)])
+        rows = np.arange(n_rows)
+        first = np.maximum(rows - window + 1, 0)
+        last = np.minimum(rows, n_windows - 1)
+        return (cumulative[last + 1] - cumulative[first]) / (last - first + 1)
+    raise ValueError(f"unknown row alignment {how!r}")
+
+
+def aggregate_groups(
+    scores: np.ndarray, groups: Sequence[str] | np.ndarray, how: str = "max"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(group keys, aggregated score per group): `max`, `mean`, or `pNN` (a quantile, e.g. p95)."""
+    keys, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+    out = np.empty(len(keys))
+    for k in range(len(keys)):
+        part = scores[order[bounds[k] : bounds[k + 1]]]
+        if how == "max":
+            out[k] = part.max()
+        elif how == "mean":
+            out[k] = part.mean()
+        elif how.startswith("p") and how[1:].isdigit():
+            out[k] = np.quantile(part, int(how[1:]) / 100.0)
+        else:
+            raise ValueError(f"unknown aggregation {how!r} (max, mean or pNN)")
+    return keys, out

@@ -1,0 +1,189 @@
+"""The training graph's steps as plain functions (the Dagster assets only wire them to resources)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from edge_agent.features import FeatureSpec
+from mlops_assets.lake import LakeStore, signal_columns
+from mlops_assets.ml.dataset import Segment, SegmentSplit, fit_spec, split_segments, windows_of
+from mlops_assets.ml.feature_table import WELD_FEATURES, read_spec, read_windows, windows_frame, write_spec
+from mlops_assets.ml.frames import telemetry_segments, usable_signals
+from mlops_assets.ml.metrics import detection_metrics
+from mlops_assets.ml.model import AutoencoderConfig, WindowScorer
+from mlops_assets.ml.model_io import SCORER_FILE, load_scorer, save_scorer
+from mlops_assets.ml.registry import ModelRegistry
+from mlops_assets.ml.scoring import aggregate_groups, score_windows
+from mlops_assets.ml.thresholds import Threshold, fit_threshold
+from mlops_assets.ml.training import EpochReport, TrainResult, train_autoencoder
+
+__all__ = [
+    "FeatureBuild",
+    "build_features",
+    "line_segments",
+    "load_run_model",
+    "signal_thresholds",
+    "train_from_lake",
+    "weld_scores",
+]
+
+MODEL_ARTIFACTS = "model"
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    spec: FeatureSpec
+    spec_id: str
+    split: SegmentSplit
+    windows: dict[str, int]
+    table_version: int | None
+    signals: list[str] = field(default_factory=list)
+
+
+def line_segments(telemetry: pl.DataFrame, labels: dict[str, bool]) -> tuple[list[Segment], list[str]]:
+    signals = usable_signals(telemetry, signal_columns(telemetry.columns))
+    if not signals:
+        raise ValueError("the line's telemetry has no signal with values")
+    return telemetry_segments(telemetry, signals, labels), signals
+
+
+def build_features(
+    store: LakeStore,
+    line: str,
+    telemetry: pl.DataFrame,
+    labels: dict[str, bool],
+    *,
+    window: int,
+    stride: int,
+    val_fraction: float,
+    holdout_fraction: float,
+) -> FeatureBuild:
+    """Split the line's welds by time, fit the spec on training welds only, write every window."""
+    segments, signals = line_segments(telemetry, labels)
+    split = split_segments(segments, val_fraction, holdout_fraction)
+    interval = telemetry["sample_interval_ms"].median()
+    spec = fit_spec(split.train, signals, window, stride, float(interval) if interval is not None else None)  # type: ignore[arg-type]
+    spec_id = write_spec(store, line, spec)
+    frames, counts = [], {}
+    for name, part in (("train", split.train), ("validation", split.validation), ("holdout", split.holdout)):
+        windows = windows_of(part, spec, signals)
+        counts[name] = len(windows)
+        frames.append(windows_frame(line, spec_id, name, part, windows))
+    if counts["train"] == 0 or counts["validation"] == 0:
+        raise ValueError(
+            f"no training or validation windows of {window} samples: {counts} (welds shorter than a window?)"
+        )
+    result = store.replace_where(WELD_FEATURES, pl.concat(frames), f"line = '{line}'", partition_by=["line"])
+    return FeatureBuild(spec, spec_id, split, counts, result.version, signals)
+
+
+def train_from_lake(
+    store: LakeStore,
+    line: str,
+    config: AutoencoderConfig,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> tuple[TrainResult, FeatureSpec, str]:
+    """Train on the line's `train` windows, stop early on its `validation` windows."""
+    train, meta = read_windows(store, line, ["train"])
+    val, _ = read_windows(store, line, ["validation"])
+    spec_ids = meta["spec_id"].unique() if meta.height else pl.Series([], dtype=pl.String)
+    if spec_ids.len() != 1:
+        raise ValueError(
+            f"weld_features of {line} holds specs {spec_ids.to_list()}: materialise weld_features first"
+        )
+    spec = read_spec(store, line, spec_ids[0])
+    return train_autoencoder(train, val, spec.n_signals, config, on_epoch), spec, str(spec_ids[0])
+
+
+def save_run_model(
+    registry: ModelRegistry, run_id: str, scorer: WindowScorer, config: AutoencoderConfig, spec: FeatureSpec
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / MODEL_ARTIFACTS
+        folder.mkdir()
+        save_scorer(folder / SCORER_FILE, scorer, config)
+        (folder / "feature_spec.json").write_text(spec.to_json())
+        registry.log_artifact(run_id, folder, MODEL_ARTIFACTS)
+
+
+def load_run_model(registry: ModelRegistry, run_id: str) -> tuple[WindowScorer, FeatureSpec]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = registry.download(run_id, MODEL_ARTIFACTS, Path(tmp))
+        return load_scorer(folder / SCORER_FILE), FeatureSpec.from_json(
+            (folder / "feature_spec.json").read_text()
+        )
+
+
+def weld_scores(scores: np.ndarray, meta: pl.DataFrame, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """(segment keys, aggregated score) per weld / segment."""
+    keys, values = aggregate_groups(scores, meta["segment"].to_numpy(), how)
+    return keys, values
+
+
+def signal_thresholds(
+    signal_errors: np.ndarray, spec: FeatureSpec, quantile: float = 0.99
+) -> dict[str, float]:
+    """Per signal, the quantile of its error on normal windows: an alert names the signals above theirs."""
+    return {name: float(np.quantile(signal_errors[:, i], quantile)) for i, name in enumerate(spec.signals)}
+
+
+def threshold_bundle(
+    window: Threshold, weld: Threshold | None, weld_aggregation: str, per_signal: dict[str, float]
+) -> dict[str, Any]:
+    """What `threshold.json` holds in the package."""
+    return {
+        "score": "mean squared error of the standardised window (the ONNX output `score`)",
+        "window": window.to_dict(),
+        "weld": weld.to_dict() if weld is not None else None,
+        "weld_aggregation": weld_aggregation,
+        "signal_errors": per_signal,
+    }
+
+
+def evaluate_windows(
+    scorer: WindowScorer, windows: np.ndarray, meta: pl.DataFrame, thresholds: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+    """(window metrics, weld metrics, arrays for plots) on the held-out windows."""
+    scores, _ = score_windows(scorer, windows)
+    labels = (meta["label"].fill_null(0).to_numpy() == 1).astype(np.int8)
+    window_metrics = detection_metrics(labels, scores, float(thresholds["window"]["value"]))
+    weld_metrics: dict[str, Any] = {}
+    arrays = {"window_scores": scores, "window_labels": labels}
+    if thresholds.get("weld") is not None:
+        keys, values = weld_scores(scores, meta, thresholds["weld_aggregation"])
+        bad = dict(zip(meta["segment"].to_list(), labels.tolist(), strict=True))
+        weld_labels = np.array([bad[k] for k in keys], dtype=np.int8)
+        weld_metrics = detection_metrics(weld_labels, values, float(thresholds["weld"]["value"]))
+        arrays.update(weld_scores=values, weld_labels=weld_labels)
+    return window_metrics, weld_metrics, arrays
+
+
+def fit_thresholds(
+    scorer: WindowScorer,
+    spec: FeatureSpec,
+    val: np.ndarray,
+    meta: pl.DataFrame,
+    method: str,
+    params: dict[str, float],
+    weld_aggregation: str,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+    """threshold.json content, validation window scores and validation weld scores."""
+    scores, signal_errors = score_windows(scorer, val)
+    window = fit_threshold(scores, method, **params)  # type: ignore[arg-type]
+    weld = None
+    welds = None
+    if meta["weld_id"].null_count() < meta.height:
+        _, welds = weld_scores(scores, meta, weld_aggregation)
+        weld = fit_threshold(welds, method, **params)  # type: ignore[arg-type]
+    return (
+        threshold_bundle(window, weld, weld_aggregation, signal_thresholds(signal_errors, spec)),
+        scores,
+        welds,
+    )

@@ -1,0 +1,282 @@
+"""Reading historian exports (CSV) for `mlops evaluate`: columns, time, labels, signals.
+
+Everything is decided from the data and printed, nothing is tuned by hand per dataset:
+- separator: given, or the most frequent of `, ; TAB |` on the first line; no header when the first
+  line is all numbers;
+- a text column whose values are mostly numbers (decimal commas, stray `n/a`s) is numeric;
+- the time column: given, or the first column named like a time (`time`, `timestamp`, `datetime`,
+  `date`, `ts`, ...) or whose text parses as dates;
+- index columns (an unnamed column, or integers counting up by one) are not signals;
+- label columns: given, or a column named like a label (`label`, `anomaly`, `is_anomaly`, `target`, ...);
+  labels may be 0/1, booleans or strings (normal-sounding words are 0, the rest 1);
+- signals: every other numeric column of the training file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+__all__ = ["LABEL_NAMES", "TableColumns", "detect_columns", "label_values", "read_table", "time_values"]
+
+_TIME_NAMES = frozenset(
+    {
+        "time",
+        "timestamp",
+        "datetime",
+        "date",
+        "ts",
+        "t",
+        "time_stamp",
+        "date_time",
+        "time_s",
+        "time_ms",
+        "timestamp_utc",
+        "time_utc",
+        "datetime_utc",
+        "utc",
+        "local_time",
+        "sample_time",
+        "epoch",
+    }
+)
+LABEL_NAMES = frozenset(
+    {
+        "label",
+        "labels",
+        "anomaly",
+        "anomalies",
+        "is_anomaly",
+        "anomaly_label",
+        "target",
+        "class",
+        "outlier",
+        "is_outlier",
+        "attack",
+        "fault",
+        "ground_truth",
+        "changepoint",
+        "machine_status",
+        "status_label",
+    }
+)
+_NORMAL_WORDS = frozenset(
+    {
+        "0",
+        "0.0",
+        "false",
+        "f",
+        "no",
+        "n",
+        "normal",
+        "ok",
+        "good",
+        "nominal",
+        "healthy",
+        "pass",
+        "negative",
+        "none",
+        "benign",
+        "inlier",
+        "regular",
+        "-1.0e9",
+    }
+)
+_NULLS = [
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "NaN",
+    "nan",
+    "NAN",
+    "null",
+    "NULL",
+    "None",
+    "none",
+    "?",
+    "-",
+    "--",
+    "#N/A",
+    "inf",
+    "-inf",
+]
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def sniff_separator(path: Path) -> str:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        first = handle.readline()
+    counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] > 0 else ","
+
+
+def _has_header(path: Path, sep: str) -> bool:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        cells = handle.readline().strip().split(sep)
+
+    def numeric(text: str) -> bool:
+        try:
+            float(text.replace(",", "."))
+            return True
+        except ValueError:
+            return False
+
+    return not all(numeric(c.strip().strip('"')) for c in cells if c.strip())
+
+
+def _to_number(column: pl.Series) -> pl.Series | None:
+    """The column as Float64 when at least 90 % of its non-empty values read as numbers, else None."""
+    if column.dtype.is_numeric():
+        return column.cast(pl.Float64)
+    if column.dtype == pl.Boolean:
+        return column.cast(pl.Float64)
+    if column.dtype != pl.String:
+        return None
+    text = column.str.strip_chars()
+    present = text.is_not_null() & (text != "")
+    if present.sum() == 0:
+        return None
+    for candidate in (text, text.str.replace_all(",", ".", literal=True)):
+        number = candidate.cast(pl.Float64, strict=False)
+        if number.is_not_null().sum() >= 0.9 * float(present.sum()):
+            return number
+    return None
+
+
+def read_table(path: Path, sep: str | None = None) -> pl.DataFrame:
+    """A CSV as a frame: numeric-looking text columns become Float64, others stay text."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    sep = sep or sniff_separator(path)
+    header = _has_header(path, sep)
+    frame = pl.read_csv(
+        path,
+        separator=sep,
+        has_header=header,
+        infer_schema=False,  # all text: we decide per column, robustly, below
+        null_values=_NULLS,
+        truncate_ragged_lines=True,
+        encoding="utf8-lossy",
+    )
+    if not header:
+        frame = frame.rename({c: f"column_{i}" for i, c in enumerate(frame.columns)})
+    columns = []
+    for name in frame.columns:
+        as_number = _to_number(frame[name])
+        columns.append(as_number.alias(name) if as_number is not None else frame[name])
+    return pl.DataFrame(columns)
+
+
+def _parses_as_time(column: pl.Series) -> bool:
+    if column.dtype != pl.String:
+        return False
+    sample = column.drop_nulls().head(200)
+    if sample.len() == 0:
+        return False
+    try:
+        parsed = sample.str.to_datetime(strict=False, time_unit="us")
+    except pl.exceptions.ComputeError:  # no date format fits: not a time column
+        return False
+    return parsed.is_not_null().sum() >= 0.9 * sample.len()
+
+
+def _is_index(name: str, column: pl.Series) -> bool:
+    if name.strip() == "" or name.startswith("Unnamed") or _normalise(name) in {"index", "idx", "row", "id"}:
+        return True
+    if not column.dtype.is_numeric() or column.len() < 3 or column.null_count():
+        return False
+    values = column.to_numpy()
+    steps = np.diff(values)
+    return bool(np.all(values == np.round(values)) and np.all(steps == 1))
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    time: str | None
+    label: str | None
+    signals: list[str]
+    ignored: dict[str, str] = field(default_factory=dict)
+
+
+def detect_columns(train: pl.DataFrame, time: str | None, label: str | None) -> TableColumns:
+    """Decide the time, label and signal columns from the training file (see the module docstring)."""
+    for given, what in ((time, "--time-column"), (label, "--label-column")):
+        if given is not None and given not in train.columns and what == "--time-column":
+            raise ValueError(f"{what} {given!r} is not a column of the training file: {train.columns}")
+    if time is None:
+        time = next(
+            (c for c in train.columns if _normalise(c) in _TIME_NAMES or _parses_as_time(train[c])), None
+        )
+    ignored: dict[str, str] = {}
+    signals: list[str] = []
+    for name in train.columns:
+        column = train[name]
+        if name == time:
+            continue
+        if name == label or (label is None and _normalise(name) in LABEL_NAMES):
+            ignored[name] = "label"
+        elif not column.dtype.is_numeric():
+            ignored[name] = "not numeric"
+        elif _is_index(name, column):
+            ignored[name] = "row index"
+        elif column.null_count() == column.len():
+            ignored[name] = "empty"
+        else:
+            signals.append(name)
+    if not signals:
+        raise ValueError(f"no numeric signal column in the training file (columns: {train.columns})")
+    return TableColumns(time=time, label=label, signals=signals, ignored=ignored)
+
+
+def find_label_column(frame: pl.DataFrame, given: str | None) -> str | None:
+    """The label column of a file: the given one (must exist), or one named like a label, or None."""
+    if given is not None:
+        if given not in frame.columns:
+            raise ValueError(f"--label-column {given!r} is not a column of {frame.columns}")
+        return given
+    for name in frame.columns:
+        if _normalise(name) in LABEL_NAMES - {"changepoint"}:
+            return name
+    return None
+
+
+def label_values(column: pl.Series) -> tuple[np.ndarray, str]:
+    """Labels as 0/1 and a sentence saying how they were read. Missing labels count as normal (0)."""
+    if column.dtype == pl.Boolean:
+        return column.fill_null(False).cast(pl.Int8).to_numpy(), "booleans: true = anomalous"
+    if column.dtype.is_numeric():
+        values = column.cast(pl.Float64).fill_null(0.0).fill_nan(0.0).to_numpy()
+        return (values != 0).astype(np.int8), "numbers: non-zero = anomalous"
+    text = column.cast(pl.String).str.strip_chars().str.to_lowercase().fill_null("")
+    distinct = [v for v in text.unique().to_list() if v]
+    normal = {v for v in distinct if v in _NORMAL_WORDS}
+    if not normal and distinct:
+        # No word we know: the most frequent value is taken as normal (anomalies are the minority).
+        normal = {text.filter(text != "").mode().sort()[0]}
+    labels = (~text.is_in(sorted(normal)) & (text != "")).cast(pl.Int8).to_numpy()
+    return labels, f"text: {sorted(normal)} = normal, {sorted(set(distinct) - normal)} = anomalous"
+
+
+def time_values(column: pl.Series) -> np.ndarray | None:
+    """The time column as float seconds (dates parsed), or None when it cannot be read as time."""
+    if column.dtype.is_numeric():
+        return column.cast(pl.Float64).to_numpy()
+    if column.dtype == pl.String:
+        try:
+            parsed = column.str.to_datetime(strict=False, time_unit="us")
+        except pl.exceptions.ComputeError:
+            return None
+        if parsed.is_not_null().sum() >= 0.9 * max(column.len(), 1):
+            return parsed.dt.epoch("us").cast(pl.Float64).to_numpy() / 1e6
+    if column.dtype == pl.Datetime:
+        return column.dt.epoch("us").cast(pl.Float64).to_numpy() / 1e6
+    return None

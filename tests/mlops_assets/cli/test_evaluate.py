@@ -1,0 +1,159 @@
+"""`mlops evaluate` on CSV exports it has never seen: one output row per input row, in order."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from mlops_assets.cli import main
+
+
+def _series(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    load = np.sin(2 * np.pi * t / 50)
+    return np.stack(
+        [load + rng.normal(0, 0.05, n), 2 * load + rng.normal(0, 0.05, n), rng.normal(5, 0.1, n)], axis=1
+    )
+
+
+def _write(path: Path, header: list[str], rows: list[list[object]], sep: str = ",") -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter=sep)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
+    train = _series(1500, 1)
+    _write(
+        tmp_path / "normal.csv",
+        ["", "timestamp", "flow", "pressure", "temp", "valve"],
+        [
+            [i, f"2024-01-01 00:{i // 60 % 60:02d}:{i % 60:02d}", *np.round(r, 4), 1]
+            for i, r in enumerate(train)
+        ],
+        sep=";",
+    )
+    test = _series(600, 2)
+    labels = np.zeros(600, dtype=int)
+    labels[200:260] = 1
+    test[200:260, 1] = -test[200:260, 1]  # pressure decouples from flow: only the joint shape is wrong
+    labels[450:470] = 1
+    test[450:470, 2] += 1.5
+    rows = [
+        [
+            i,
+            f"2024-01-02 00:{i // 60 % 60:02d}:{i % 60:02d}",
+            *np.round(r, 4),
+            1,
+            "abnormal" if y else "normal",
+        ]
+        for i, (r, y) in enumerate(zip(test, labels, strict=True))
+    ]
+    rows[100][3] = ""  # a missing value
+    _write(
+        tmp_path / "other.csv", ["", "timestamp", "flow", "pressure", "temp", "valve", "state"], rows, sep=";"
+    )
+    return tmp_path / "normal.csv", tmp_path / "other.csv", labels
+
+
+def test_predictions_align_with_rows_and_metrics_are_printed(
+    files: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test, labels = files
+    out = tmp_path / "predictions.csv"
+    code = main(
+        [
+            "evaluate",
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--out",
+            str(out),
+            "--label-column",
+            "state",
+            "--sep",
+            ";",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    predictions = pl.read_csv(out)
+    assert predictions.columns == ["score", "is_anomaly"] and predictions.height == len(labels)
+    assert predictions["score"].is_finite().all() and set(predictions["is_anomaly"].unique()) <= {0, 1}
+    scores = predictions["score"].to_numpy()
+    # The anomalous stretches stand out where they are, not shifted: rows are where the input had them.
+    assert roc_auc_score(labels, scores) > 0.9
+    assert roc_auc_score(np.roll(labels, 100), scores) < 0.6  # shifted by 100 rows, the match is gone
+    assert scores[455:465].mean() > 3 * np.median(scores[:150])
+    flagged = predictions["is_anomaly"].to_numpy()
+    # Far from the anomalies (more than a window away) normal rows are rarely flagged.
+    assert flagged[labels == 1].mean() > 0.3 and flagged[:100].mean() < 0.1
+    assert "time column: timestamp" in printed and "roc_auc" in printed and "f1" in printed
+    assert "'valve'" in printed  # constant in training: reported, not modelled
+
+
+def test_tiny_files_and_no_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(5)
+    _write(tmp_path / "a.csv", ["x", "y"], [[round(v, 3), round(2 * v, 3)] for v in rng.normal(size=40)])
+    _write(
+        tmp_path / "b.csv",
+        ["x", "y", "note"],
+        [[round(v, 3), round(2 * v, 3), "n"] for v in rng.normal(size=7)],
+    )
+    out = tmp_path / "p.csv"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(tmp_path / "a.csv"),
+                "--test",
+                str(tmp_path / "b.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert pl.read_csv(out).height == 7
+    assert "metrics" not in capsys.readouterr().out
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path / "a.csv", ["x", "y"], [[i, i * 2 % 7] for i in range(50)])
+    _write(tmp_path / "b.csv", ["x"], [[1]])
+    code = main(
+        [
+            "evaluate",
+            "--train",
+            str(tmp_path / "a.csv"),
+            "--test",
+            str(tmp_path / "b.csv"),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ]
+    )
+    assert code == 2 and "lacks the signal columns ['y']" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(tmp_path / "none.csv"),
+                "--test",
+                str(tmp_path / "b.csv"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 2
+    )

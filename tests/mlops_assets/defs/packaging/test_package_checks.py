@@ -1,0 +1,175 @@
+"""The full chain on simulator data in a real Dagster instance, Delta lake and MLflow store; the quality
+gate and the ONNX parity check doing their job. One platform for the module: the tests run in order and
+build on each other's registry state (first champion, then a worse candidate, then a broken export)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pytest
+import torch
+
+from edge_agent.features import MANIFEST_FILE, MODEL_FILE, load_package, verify_signature
+from mlops_assets.ml.feature_table import WELD_FEATURES
+from mlops_assets.ml.model_io import load_scorer
+from mlops_assets.ml.onnx_export import export_onnx
+from mlops_assets.ml.package_checks import package_parity
+from mlops_assets.ml.packaging import Lineage, build_package
+from mlops_assets.ml.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
+from mlops_assets.ml.signing import load_or_create_dev_signer
+from tests.mlops_assets.defs.training.chain import (
+    Platform,
+    checks,
+    metadata,
+    simulated_welds,
+    start_platform,
+    write_line,
+)
+
+LINE = "line-1"
+FAST = {"anomaly_autoencoder": {"config": {"max_epochs": 12, "hidden": [64, 16], "latent": 6}}}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        running = start_platform(tmp_path_factory.mktemp("platform"), monkeypatch, [LINE])
+        write_line(running.store, LINE, simulated_welds(["cell-01", "cell-02"], per_cell=40))
+        yield running
+
+
+def test_chain_materialises_and_first_package_becomes_champion(platform: Platform) -> None:
+    result = platform.materialize(LINE, FAST)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    found = checks(result)
+    assert found["package_matches_torch_model"].passed
+    assert found["package_passes_quality_gate"].passed
+
+    features = metadata(result, "weld_features")
+    assert platform.store.exists(WELD_FEATURES) and features["windows"]["holdout"] > 0
+    trained = metadata(result, "anomaly_autoencoder")
+    threshold = metadata(result, "anomaly_threshold")
+    evaluation = metadata(result, "model_evaluation")
+    package = metadata(result, "edge_model_package")
+    assert (
+        "data:image/png;base64," in threshold["histogram"]
+        and "data:image/png;base64," in trained["loss_curve"]
+    )
+    assert (
+        evaluation["level"] == "weld" and evaluation["roc_auc"] > 0.8
+    )  # defects are visible in simulated welds
+
+    # MLflow holds the run with its parameters, per-epoch losses, data and code versions, artefacts.
+    registry = platform.registry
+    run = registry.client.get_run(trained["mlflow_run_id"])
+    assert run.data.params["telemetry_delta_version"] == str(features["telemetry_version"])
+    assert run.data.params["git_commit"] and run.data.params["hidden"] == "64,16"
+    losses = registry.client.get_metric_history(run.info.run_id, "val_loss")
+    assert [m.step for m in losses] == list(range(1, trained["epochs"] + 1))
+    assert "eval_weld_roc_auc" in run.data.metrics and "threshold_window" in run.data.metrics
+    artifacts = {a.path for a in registry.client.list_artifacts(run.info.run_id)}
+    assert {"model", "plots", "threshold", "evaluation", "edge_package"} <= artifacts
+
+    champion = registry.by_alias(package["model_name"], CHAMPION)
+    assert champion is not None and champion.version == package["model_version"] == "1"
+    manifest = package["manifest"]
+    assert verify_signature(manifest, package["public_key"])
+    assert manifest["lineage"]["training_data_version"] == features["telemetry_version"]
+
+
+def test_worse_candidate_fails_the_gate_and_does_not_become_champion(platform: Platform) -> None:
+    registry = platform.registry
+    before = registry.by_alias("weld-ae-line-1", CHAMPION)
+    assert before is not None
+    worse = {
+        "anomaly_autoencoder": {
+            "config": {"max_epochs": 1, "learning_rate": 1e-5, "hidden": [64, 16], "latent": 6}
+        }
+    }
+    result = platform.materialize(LINE, worse)
+    assert not result.success  # a failed blocking check fails the run
+    gate = checks(result)["package_passes_quality_gate"]
+    assert not gate.passed
+    values = {k: getattr(v, "value", v) for k, v in gate.metadata.items()}
+    assert values["candidate_value"] < values["champion_value"] - values["tolerance"]
+    candidate = metadata(result, "edge_model_package")["model_version"]
+    assert registry.by_alias("weld-ae-line-1", CHAMPION).version == before.version  # type: ignore[union-attr]
+    assert registry.by_alias("weld-ae-line-1", CHALLENGER).version == candidate  # type: ignore[union-attr]
+    tags = registry.client.get_model_version("weld-ae-line-1", candidate).tags
+    assert tags["quality_gate"] == "failed"
+
+
+def test_better_candidate_is_promoted_and_old_champion_stays_for_rollback(platform: Platform) -> None:
+    registry = platform.registry
+    before = registry.by_alias("weld-ae-line-1", CHAMPION)
+    result = platform.materialize(
+        LINE,
+        {"anomaly_autoencoder": {"config": {"max_epochs": 12, "hidden": [64, 16], "latent": 6, "seed": 8}}},
+    )
+    gate = checks(result)["package_passes_quality_gate"]
+    if not gate.passed:
+        pytest.skip(
+            f"the retrained model was not within tolerance of the champion: {gate.metadata['reason']}"
+        )
+    new = metadata(result, "edge_model_package")["model_version"]
+    assert registry.by_alias("weld-ae-line-1", CHAMPION).version == new  # type: ignore[union-attr]
+    assert registry.by_alias("weld-ae-line-1", PREVIOUS_CHAMPION).version == before.version  # type: ignore[union-attr]
+    assert registry.rollback("weld-ae-line-1") == before.version  # type: ignore[union-attr]
+    assert registry.by_alias("weld-ae-line-1", CHAMPION).version == before.version  # type: ignore[union-attr]
+
+
+def test_parity_check_catches_a_wrong_export(platform: Platform, tmp_path: Path) -> None:
+    registry = platform.registry
+    latest = (
+        platform.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("edge_model_package"), asset_partitions=[LINE]),
+            limit=1,
+        )
+        .records[0]
+        .asset_materialization
+    )
+    package: dict[str, Any] = {k: getattr(v, "value", v) for k, v in latest.metadata.items()}  # type: ignore[union-attr]
+    folder = Path(
+        registry.client.get_model_version(package["model_name"], package["model_version"])
+        .tags["package_uri"]
+        .removeprefix("file://")
+    )
+    good = load_package(folder, package["public_key"])
+    assert package_parity(registry, platform.store, LINE, package).passed  # the real export
+    # A well-formed, correctly signed package whose ONNX graph is not the trained model: the kind of
+    # mistake an exporter bug makes. Hashes and signature pass; only parity can catch it.
+    scorer = load_scorer(
+        Path(registry.download(package["mlflow_run_id"], "model", tmp_path / "model")) / "scorer.pt"
+    )
+    last = scorer.autoencoder.decoder[-1]
+    assert isinstance(last, torch.nn.Linear)
+    with torch.no_grad():
+        last.bias.add_(0.05)
+    wrong = tmp_path / "wrong"
+    build_package(
+        wrong,
+        onnx_model=export_onnx(scorer, good.spec.n_features),
+        spec=good.spec,
+        thresholds=good.thresholds,
+        profile={"x": np.zeros(1)},
+        line=LINE,
+        model_name=package["model_name"],
+        model_version=package["model_version"],
+        lineage=Lineage(**good.manifest["lineage"]),
+        package_uri=good.manifest["package_uri"],
+        signer=load_or_create_dev_signer(platform.home / "signing"),
+    )
+    for name in (MODEL_FILE, MANIFEST_FILE):
+        (folder / name).write_bytes((wrong / name).read_bytes())
+    (folder / "reference_profile.parquet").write_bytes((wrong / "reference_profile.parquet").read_bytes())
+    assert json.loads((folder / MANIFEST_FILE).read_text())["model_version"] == package["model_version"]
+    load_package(folder, package["public_key"])  # still a valid package
+
+    report = package_parity(registry, platform.store, LINE, package)
+    assert not report.passed
+    assert report.max_abs_diff["reconstruction"] > report.atol

@@ -1,0 +1,46 @@
+"""The chain from `validated_telemetry` to `edge_model_package` on the real flash-butt welds (a subset,
+to keep the suite fast; `python -m mlops_assets.ml.flash_butt_eval` measures on all of them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge_agent.simulator import LineAddress, flash_butt_records, read_flash_butt
+from mlops_assets.ml.flash_butt_eval import START_MS, acquisition_time
+from mlops_assets.ml.labels import flash_butt_labels, write_labels
+from mlops_assets.ml.registry import CHAMPION
+from mlops_assets.ml.silver_writer import silver_rows, write_silver
+from tests.mlops_assets.defs.training.chain import checks, metadata, start_platform
+
+LINE = "flash-butt"
+
+
+@pytest.mark.realdata
+def test_chain_on_flash_butt_welds(
+    flash_butt_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = sorted(flash_butt_records(flash_butt_dir), key=acquisition_time)
+    subset = [r for r in records if r.good][:120] + [r for r in records if not r.good][:10]
+    subset.sort(key=acquisition_time)
+    platform = start_platform(tmp_path, monkeypatch, [LINE])
+    welds, clock = [], START_MS
+    for record in subset:
+        weld = read_flash_butt(record, clock)
+        welds.append(weld)
+        clock += int(weld.duration_ms) + 2000
+    write_silver(platform.store, silver_rows(welds, "cell-fb", LineAddress(line=LINE)))
+    write_labels(platform.store, flash_butt_labels(subset, LINE))
+
+    result = platform.materialize(LINE, {"anomaly_autoencoder": {"config": {"max_epochs": 4}}})
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    features = metadata(result, "weld_features")
+    assert features["signals"] == "voltage_v, current_a, electrode_position_mm, aux_signal_4, process_phase"
+    assert features["segments"]["holdout_anomalous_segments"] == 10  # bad welds never train
+    evaluation = metadata(result, "model_evaluation")
+    assert evaluation["level"] == "weld" and evaluation["weld_metrics"]["n_anomalous"] == 10
+    assert 0.0 <= evaluation["roc_auc"] <= 1.0
+    assert all(check.passed for check in checks(result).values())
+    package = metadata(result, "edge_model_package")
+    assert platform.registry.by_alias(package["model_name"], CHAMPION).version == package["model_version"]  # type: ignore[union-attr]
