@@ -25,7 +25,6 @@ mosquitto:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
 
 demo: venv
-	@mkdir -p $(DAGSTER_HOME)
 	$(PY) -m mlops_assets.demo
 
 test: venv mosquitto
@@ -33,6 +32,7 @@ test: venv mosquitto
 
 dev: venv
 	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: venv mosquitto

@@ -17,7 +17,6 @@ to the root (reversed: appending is cheap, and only failures pay for paths).
 from __future__ import annotations
 
 import json
-import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sized
@@ -325,12 +324,10 @@ class _Compiler:
             return None
         if set(items) - {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} - _ANNOTATIONS:
             return None
-        integer = items["type"] == "integer"
-        allowed_types = {int} if integer else {int, float}
+        allowed_types = _INT_ONLY if items["type"] == "integer" else _NUMBER_TYPES
         slow = self.checks(items)
-        bounds = self._bounds(items)
-        lo = max((b for label, b, _ in bounds if label.startswith(">")), default=None)
-        hi = min((b for label, b, _ in bounds if label.startswith("<")), default=None)
+        # A list passes when its smallest and largest values pass every bound (all the bounds are monotone).
+        bounds = [(bound, compare) for _, bound, compare in self._bounds(items)]
 
         def first_failure(v: list[Any]) -> Failure | None:
             for index, element in enumerate(v):
@@ -343,16 +340,37 @@ class _Compiler:
         def check(v: Any) -> Failure | None:
             if type(v) is not list or not v:
                 return None
-            if not set(map(type, v)) <= allowed_types:
+            types, smallest, largest = _list_stats(v)
+            if not types <= allowed_types:
                 return first_failure(v)  # wrong element types (or integral floats for integer)
-            smallest, largest = min(v), max(v)
-            if math.isnan(smallest) or math.isnan(largest):
-                return first_failure(v)
-            if (lo is not None and smallest <= lo) or (hi is not None and largest >= hi):
-                return first_failure(v)  # on the bound or beyond: let the exact checks decide
+            for bound, compare in bounds:
+                if not (compare(smallest, bound) and compare(largest, bound)):
+                    return first_failure(v)
             return None
 
         return check
+
+
+_NUMBER_TYPES = frozenset({int, float})
+_INT_ONLY = frozenset({int})
+_last_stats: tuple[Any, tuple[frozenset[type], Any, Any]] = (None, (frozenset(), None, None))
+
+
+def _list_stats(v: list[Any]) -> tuple[frozenset[type], Any, Any]:
+    """Element types, min and max of a list, remembered for the last list seen.
+
+    A known signal is checked by two schemas (its own range and the generic signal pattern); this
+    computes the whole-list figures once for both. The memo is one immutable tuple, replaced
+    atomically, compared by identity: safe when several threads validate at once.
+    """
+    global _last_stats
+    seen, stats = _last_stats
+    if seen is v:
+        return stats
+    types = frozenset(map(type, v))
+    stats = (types, min(v), max(v)) if types <= _NUMBER_TYPES else (types, None, None)
+    _last_stats = (v, stats)
+    return stats
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Check:

@@ -138,7 +138,8 @@ class SyntheticWeldGenerator:
             np.clip(values, 0.0, None, out=values)
             signals[name] = values
         weld = Weld(
-            weld_id=f"{self.cell}-w{self._count:06d}",
+            # The start second keeps weld ids unique across simulator runs, as a controller's counter would.
+            weld_id=f"{self.cell}-{self.start_ms // 1000}-w{self._count:06d}",
             start_ms=int(self._next_start_ms),
             sample_interval_ms=dt * 1000.0,
             signals=signals,
