@@ -16,7 +16,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -53,7 +53,11 @@ def _wait_listening(port: int, timeout_s: float, alive: Callable[[], bool]) -> N
 
 
 class LocalBroker:
-    """Start, stop, restart or kill a broker bound to 127.0.0.1 on its own port and data directory."""
+    """Start, stop, restart or kill a broker bound to 127.0.0.1 on its own port and data directory.
+
+    `config` replaces the generated Mosquitto configuration (its listener must use `port`), for tests of
+    a production configuration; logging to `broker.log` is added either way.
+    """
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class LocalBroker:
         kind: BrokerKind = "auto",
         persistence: bool = True,
         max_queued_messages: int = 1_000_000,
+        config: Sequence[str] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
@@ -73,6 +78,9 @@ class LocalBroker:
         self._mosquitto = mosquitto
         self.persistence = persistence
         self.max_queued_messages = max_queued_messages
+        self.config = list(config) if config is not None else None
+        if self.config is not None and self.kind != "mosquitto":
+            raise RuntimeError("a Mosquitto configuration needs mosquitto installed")
         self._process: subprocess.Popen[bytes] | None = None
         self._amqtt_thread: threading.Thread | None = None
         self._amqtt_stop: asyncio.Event | None = None
@@ -106,13 +114,16 @@ class LocalBroker:
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        lines = [
+        lines = self.config or [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {data}/",
             f"max_queued_messages {self.max_queued_messages}",
             "max_inflight_messages 0",
+        ]
+        lines = [
+            *lines,
             "log_type error",
             "log_type warning",
             "log_type notice",
