@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,30 @@ def contract() -> Contract:
 @pytest.fixture(scope="session")
 def contract_validator(contract: Contract) -> ContractValidator:
     return ContractValidator(contract)
+
+
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A database of this test's own on the local PostgreSQL (trust auth), dropped afterwards."""
+    import psycopg2
+
+    try:
+        admin = psycopg2.connect(dbname="postgres", **POSTGRES)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); production-path tests need it")
+    admin.autocommit = True
+    name = f"mlops_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
 
 
 def _require_mosquitto() -> None:

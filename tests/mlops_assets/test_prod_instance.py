@@ -5,8 +5,6 @@ a database of this test's own)."""
 from __future__ import annotations
 
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -15,30 +13,12 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 
+from tests.conftest import POSTGRES
 from tests.mlops_assets.conftest import LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import run_ingestion
 from tests.mlops_assets.landing_files import Message
 
 DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "dagster" / "dagster.yaml"
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    try:
-        admin = psycopg2.connect(dbname="postgres", **PG)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); the PROD storage test needs it")
-    admin.autocommit = True
-    name = f"mlops_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()
 
 
 def _prod_env(monkeypatch: pytest.MonkeyPatch, database: str) -> None:
@@ -60,11 +40,11 @@ def test_the_deployed_instance_config_is_valid(tmp_path: Path, monkeypatch: pyte
 def test_runs_and_events_live_in_postgresql(
     lake: LocalLake,
     line_messages: list[Message],
-    database: str,
+    postgres_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _prod_env(monkeypatch, database)
+    _prod_env(monkeypatch, postgres_database)
     deployed = yaml.safe_load(DEPLOYED.read_text())
     # Kubernetes and S3 are not here: keep the deployed storage, drop the launcher and log manager.
     local = {key: deployed[key] for key in ("storage", "run_retries", "telemetry")}
@@ -78,7 +58,7 @@ def test_runs_and_events_live_in_postgresql(
         result = run_ingestion(instance, day, "line-1")
         assert result.success
 
-    with psycopg2.connect(dbname=database, **PG) as connection, connection.cursor() as cursor:
+    with psycopg2.connect(dbname=postgres_database, **POSTGRES) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT status FROM runs WHERE run_id = %s", (result.run_id,))
         assert cursor.fetchone() == ("SUCCESS",)
         cursor.execute(
