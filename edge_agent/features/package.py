@@ -5,7 +5,10 @@ A package is a folder (or the same files under an URI prefix):
     model.onnx              input `windows` (batch, window * n_signals) float32; outputs `score` (batch,),
                             `signal_errors` (batch, n_signals), `reconstruction` (batch, window * n_signals)
     feature_spec.json       `FeatureSpec`: signals, window, stride, centre and scale per signal
-    threshold.json          {"window": {value, method, params}, "weld": {...} | null, "weld_aggregation": ...}
+    threshold.json          {"format": 2, "window": {value, method, params}, "weld": {...} | null,
+                            "weld_aggregation": ..., "weld_duration": {value, center, scale, unit, ...} | null,
+                            "signal_errors": {...}}: the weld score is `weld_score.WeldScorer` (a file
+                            without "format" is format 1: shape only, as packages built before it)
     reference_profile.parquet  per-window mean and std of each signal on validation data (drift reference)
     manifest.json           the contract's `modelManifest`: every other file with its SHA-256 and size,
                             the threshold, the lineage, and an ed25519 signature
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.features.spec import FeatureSpec
+from edge_agent.features.weld_score import WeldScorer
 
 __all__ = [
     "FEATURE_SPEC_FILE",
@@ -104,6 +108,11 @@ class EdgePackage:
     def model_version(self) -> str:
         return str(self.manifest["model_version"])
 
+    @property
+    def weld_scorer(self) -> WeldScorer | None:
+        """The weld score of this package (shape and, from format 2, duration); None without a weld level."""
+        return WeldScorer.from_thresholds(self.thresholds)
+
 
 def load_package(root: Path, public_key_b64: str | None = None) -> EdgePackage:
     """Read and verify a package folder: every listed file present with its hash, no unlisted file,
@@ -133,4 +142,8 @@ def load_package(root: Path, public_key_b64: str | None = None) -> EdgePackage:
         raise PackageError(f"{root}: the manifest signature does not verify")
     spec = FeatureSpec.from_json((root / FEATURE_SPEC_FILE).read_text())
     thresholds = json.loads((root / THRESHOLD_FILE).read_text())
+    try:
+        WeldScorer.from_thresholds(thresholds)  # refuse now what could not be scored later
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PackageError(f"{root}: {THRESHOLD_FILE} cannot be used: {exc}") from exc
     return EdgePackage(root=root, manifest=manifest, spec=spec, thresholds=thresholds)

@@ -4,6 +4,9 @@
 weld_id, segment, window_start (row within the segment), window_start_ts, label (1 known bad, 0 known
 good, null unknown), features (list of float32, time-major). A materialisation replaces its line.
 `gold/feature_specs`: spec_id, line, spec_json, created_at: the spec the edge package ships verbatim.
+`gold/weld_segments` (partitioned by line): one row per segment of every split, with its length in
+samples and its number of windows, so that weld-level steps see every weld, including one too short
+for a window (the weld-duration component scores it), replaced with `weld_features`.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from mlops_assets.ml.dataset import Segment, WindowSet
 __all__ = [
     "FEATURE_SPECS",
     "WELD_FEATURES",
+    "WELD_SEGMENTS",
+    "read_segments",
     "read_spec",
     "read_windows",
+    "segments_frame",
     "spec_id_of",
     "windows_frame",
     "write_spec",
@@ -31,6 +37,7 @@ __all__ = [
 
 WELD_FEATURES = TableRef("gold", "weld_features")
 FEATURE_SPECS = TableRef("gold", "feature_specs")
+WELD_SEGMENTS = TableRef("gold", "weld_segments")
 
 
 def spec_id_of(spec: FeatureSpec) -> str:
@@ -60,6 +67,35 @@ def windows_frame(
             else pl.Series([], dtype=pl.List(pl.Float32)),
         }
     )
+
+
+def segments_frame(
+    line: str, spec_id: str, split: str, segments: Sequence[Segment], windows: WindowSet
+) -> pl.DataFrame:
+    """One row per segment: where it belongs, its label, its length in samples and its window count."""
+    counts = np.bincount(windows.segment, minlength=len(segments)) if len(segments) else np.empty(0, int)
+    start_ms = np.array([s.start for s in segments], dtype=np.int64)
+    return pl.DataFrame(
+        {
+            "line": pl.Series([line] * len(segments), dtype=pl.String),
+            "spec_id": pl.Series([spec_id] * len(segments), dtype=pl.String),
+            "split": pl.Series([split] * len(segments), dtype=pl.String),
+            "cell": pl.Series([s.cell for s in segments], dtype=pl.String),
+            "weld_id": pl.Series([s.weld_id for s in segments], dtype=pl.String),
+            "segment": pl.Series([s.key for s in segments], dtype=pl.String),
+            "segment_start_ts": pl.Series(start_ms)
+            .cast(pl.Datetime("ms", "UTC"))
+            .cast(pl.Datetime("us", "UTC")),
+            "label": pl.Series([s.label for s in segments], dtype=pl.Int8),
+            "n_samples": pl.Series([s.n_rows for s in segments], dtype=pl.Int64),
+            "n_windows": pl.Series(counts.astype(np.int64), dtype=pl.Int64),
+        }
+    )
+
+
+def read_segments(store: LakeStore, line: str, splits: Sequence[str]) -> pl.DataFrame:
+    """The segments of some splits of a line (empty frame when `weld_features` predates the table)."""
+    return store.read(WELD_SEGMENTS, line=line, where=pl.col("split").is_in(list(splits)))
 
 
 def read_windows(store: LakeStore, line: str, splits: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:

@@ -1,5 +1,11 @@
-"""Score raw segments with an edge package (ONNX Runtime, the package's own feature spec): what the
-quality gate runs for the candidate and the champion alike."""
+"""Score raw segments with an edge package (ONNX Runtime, the package's own feature spec and weld
+score): what the quality gate runs for the candidate and the champion alike.
+
+The weld score is the package's own (`EdgePackage.weld_scorer`): shape only for a package built before
+the duration component (threshold.json format 1), shape and duration after. A weld too short for a
+window still gets its duration score; without a duration component it has no weld score and is left
+out, as before.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_agent.features import EdgePackage, load_package
+from edge_agent.features import EdgePackage, aggregate_groups, load_package
 from mlops_assets.ml.dataset import Segment, windows_of
 from mlops_assets.ml.metrics import detection_metrics
 from mlops_assets.ml.onnx_export import ONNX_INPUT, onnx_session
-from mlops_assets.ml.scoring import aggregate_groups
+from mlops_assets.ml.weld_level import WeldInputs, evaluate_welds
 
 __all__ = ["evaluate_package", "package_window_scores"]
 
@@ -33,17 +39,33 @@ def package_window_scores(
 def evaluate_package(
     root: Path, segments: Sequence[Segment], signals: Sequence[str], public_key_b64: str | None = None
 ) -> dict[str, float | int | None]:
-    """Window- and weld-level metrics of the package at its own thresholds (`window_*`, `weld_*` keys)."""
+    """Window- and weld-level metrics of the package at its own thresholds (`window_*`, `weld_*` keys;
+    `weld_<component>_*` for each component of the weld score alone)."""
     package = load_package(root, public_key_b64)
     scores, owner = package_window_scores(package, segments, signals)
     labels = np.array([1 if segments[i].anomalous else 0 for i in owner], dtype=np.int8)
     out: dict[str, float | int | None] = {}
     for key, value in detection_metrics(labels, scores, package.window_threshold).items():
         out[f"window_{key}"] = value
-    weld = package.thresholds.get("weld")
-    if weld is not None and len(scores):
-        keys, weld_scores = aggregate_groups(scores, owner, package.thresholds.get("weld_aggregation", "max"))
-        weld_labels = np.array([1 if segments[int(k)].anomalous else 0 for k in keys], dtype=np.int8)
-        for key, value in detection_metrics(weld_labels, weld_scores, float(weld["value"])).items():
-            out[f"weld_{key}"] = value
+    scorer = package.weld_scorer
+    if scorer is None or not segments:
+        return out
+    shape = np.full(len(segments), np.nan)
+    if len(scores):
+        keys, aggregated = aggregate_groups(scores, owner, scorer.aggregation)
+        shape[keys.astype(np.int64)] = aggregated
+    inputs = WeldInputs(
+        keys=np.array([s.key for s in segments]),
+        labels=np.array([1 if s.anomalous else 0 for s in segments], dtype=np.int8),
+        shape=shape,
+        n_samples=np.array([s.n_rows for s in segments], dtype=np.float64),
+    )
+    welds = evaluate_welds(scorer, inputs)
+    if not welds.scored.any():
+        return out
+    for key, value in welds.metrics.items():
+        out[f"weld_{key}"] = value
+    for component, metrics in welds.components.items():
+        for key, value in metrics.items():
+            out[f"weld_{component}_{key}"] = value
     return out

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import torch
 from scipy.ndimage import maximum_filter1d
 
+from edge_agent.features import aggregate_groups  # the edge's implementation: one weld score for both
 from mlops_assets.ml.model import WindowScorer
 
 __all__ = ["RowAlignment", "aggregate_groups", "rows_from_windows", "score_windows"]
@@ -59,24 +59,3 @@ def rows_from_windows(
         last = np.minimum(rows, n_windows - 1)
         return (cumulative[last + 1] - cumulative[first]) / (last - first + 1)
     raise ValueError(f"unknown row alignment {how!r}")
-
-
-def aggregate_groups(
-    scores: np.ndarray, groups: Sequence[str] | np.ndarray, how: str = "max"
-) -> tuple[np.ndarray, np.ndarray]:
-    """(group keys, aggregated score per group): `max`, `mean`, or `pNN` (a quantile, e.g. p95)."""
-    keys, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
-    out = np.empty(len(keys))
-    for k in range(len(keys)):
-        part = scores[order[bounds[k] : bounds[k + 1]]]
-        if how == "max":
-            out[k] = part.max()
-        elif how == "mean":
-            out[k] = part.mean()
-        elif how.startswith("p") and how[1:].isdigit():
-            out[k] = np.quantile(part, int(how[1:]) / 100.0)
-        else:
-            raise ValueError(f"unknown aggregation {how!r} (max, mean or pNN)")
-    return keys, out

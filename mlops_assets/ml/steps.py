@@ -1,4 +1,9 @@
-"""The training graph's steps as plain functions (the Dagster assets only wire them to resources)."""
+"""The training graph's steps as plain functions (the Dagster assets only wire them to resources).
+
+Weld level: `fit_thresholds` fits the weld threshold (shape) and, with `weld_duration`, the weld-duration
+component; `evaluate_windows` scores held-out welds with the weld score of `edge_agent.features.weld_score`
+(see `mlops_assets.ml.weld_level`), the one the quality gate and the edge use too.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edge_agent.features import FeatureSpec
+from edge_agent.features import THRESHOLD_FORMAT, DurationModel, FeatureSpec, WeldScorer
 from mlops_assets.lake import LakeStore, signal_columns
 from mlops_assets.ml.dataset import Segment, SegmentSplit, fit_spec, split_segments, windows_of
-from mlops_assets.ml.feature_table import WELD_FEATURES, read_spec, read_windows, windows_frame, write_spec
+from mlops_assets.ml.feature_table import (
+    WELD_FEATURES,
+    WELD_SEGMENTS,
+    read_segments,
+    read_spec,
+    read_windows,
+    segments_frame,
+    windows_frame,
+    write_spec,
+)
 from mlops_assets.ml.frames import telemetry_segments, usable_signals
 from mlops_assets.ml.metrics import detection_metrics
 from mlops_assets.ml.model import AutoencoderConfig, WindowScorer
@@ -23,8 +37,10 @@ from mlops_assets.ml.registry import ModelRegistry
 from mlops_assets.ml.scoring import aggregate_groups, score_windows
 from mlops_assets.ml.thresholds import Threshold, fit_threshold
 from mlops_assets.ml.training import EpochReport, TrainResult, train_autoencoder
+from mlops_assets.ml.weld_level import WeldEvaluation, evaluate_welds, fit_weld_duration, weld_inputs
 
 __all__ = [
+    "Evaluation",
     "FeatureBuild",
     "build_features",
     "line_segments",
@@ -32,6 +48,7 @@ __all__ = [
     "signal_thresholds",
     "train_from_lake",
     "weld_scores",
+    "weld_segments",
 ]
 
 MODEL_ARTIFACTS = "model"
@@ -71,16 +88,19 @@ def build_features(
     interval = telemetry["sample_interval_ms"].median()
     spec = fit_spec(split.train, signals, window, stride, float(interval) if interval is not None else None)  # type: ignore[arg-type]
     spec_id = write_spec(store, line, spec)
-    frames, counts = [], {}
+    frames, segment_frames, counts = [], [], {}
     for name, part in (("train", split.train), ("validation", split.validation), ("holdout", split.holdout)):
         windows = windows_of(part, spec, signals)
         counts[name] = len(windows)
         frames.append(windows_frame(line, spec_id, name, part, windows))
+        segment_frames.append(segments_frame(line, spec_id, name, part, windows))
     if counts["train"] == 0 or counts["validation"] == 0:
         raise ValueError(
             f"no training or validation windows of {window} samples: {counts} (welds shorter than a window?)"
         )
-    result = store.replace_where(WELD_FEATURES, pl.concat(frames), f"line = '{line}'", partition_by=["line"])
+    where = f"line = '{line}'"
+    store.replace_where(WELD_SEGMENTS, pl.concat(segment_frames), where, partition_by=["line"])
+    result = store.replace_where(WELD_FEATURES, pl.concat(frames), where, partition_by=["line"])
     return FeatureBuild(spec, spec_id, split, counts, result.version, signals)
 
 
@@ -100,6 +120,20 @@ def train_from_lake(
         )
     spec = read_spec(store, line, spec_ids[0])
     return train_autoencoder(train, val, spec.n_signals, config, on_epoch), spec, str(spec_ids[0])
+
+
+def weld_segments(store: LakeStore, line: str, splits: list[str], spec_id: str | None = None) -> pl.DataFrame:
+    """Rows of `gold/weld_segments` (empty when the lake predates it); refuses a table cut with another
+    spec than the model's (weld_features re-materialised since training)."""
+    frame = read_segments(store, line, splits)
+    if spec_id is not None and frame.height:
+        found = sorted(frame["spec_id"].unique().to_list())
+        if found != [spec_id]:
+            raise ValueError(
+                f"gold/weld_segments of {line} holds specs {found}, the model uses {spec_id}: "
+                "materialise the chain from weld_features"
+            )
+    return frame
 
 
 def save_run_model(
@@ -135,34 +169,56 @@ def signal_thresholds(
 
 
 def threshold_bundle(
-    window: Threshold, weld: Threshold | None, weld_aggregation: str, per_signal: dict[str, float]
+    window: Threshold,
+    weld: Threshold | None,
+    weld_aggregation: str,
+    per_signal: dict[str, float],
+    duration: DurationModel | None = None,
 ) -> dict[str, Any]:
-    """What `threshold.json` holds in the package."""
+    """What `threshold.json` holds in the package (format: `edge_agent.features.weld_score`)."""
     return {
+        "format": THRESHOLD_FORMAT,
         "score": "mean squared error of the standardised window (the ONNX output `score`)",
         "window": window.to_dict(),
         "weld": weld.to_dict() if weld is not None else None,
         "weld_aggregation": weld_aggregation,
+        "weld_duration": duration.to_dict() if duration is not None else None,
+        "weld_score": "max over components of component / its threshold, > 1 = alarm: shape = aggregated "
+        "window score / weld.value; duration = |samples - center| / scale / weld_duration.value",
         "signal_errors": per_signal,
     }
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    window: dict[str, Any]
+    weld: dict[str, Any]
+    """Metrics of the weld score (empty without a weld level)."""
+    weld_components: dict[str, dict[str, Any]]
+    arrays: dict[str, np.ndarray]
+    welds: WeldEvaluation | None = None
+
+
 def evaluate_windows(
-    scorer: WindowScorer, windows: np.ndarray, meta: pl.DataFrame, thresholds: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
-    """(window metrics, weld metrics, arrays for plots) on the held-out windows."""
+    scorer: WindowScorer,
+    windows: np.ndarray,
+    meta: pl.DataFrame,
+    thresholds: dict[str, Any],
+    segments: pl.DataFrame | None = None,
+) -> Evaluation:
+    """Window metrics on the held-out windows and weld metrics on the held-out welds (`segments`: the
+    held-out rows of `gold/weld_segments`, needed by the duration component and to see welds without
+    a window)."""
     scores, _ = score_windows(scorer, windows)
     labels = (meta["label"].fill_null(0).to_numpy() == 1).astype(np.int8)
     window_metrics = detection_metrics(labels, scores, float(thresholds["window"]["value"]))
-    weld_metrics: dict[str, Any] = {}
     arrays = {"window_scores": scores, "window_labels": labels}
-    if thresholds.get("weld") is not None:
-        keys, values = weld_scores(scores, meta, thresholds["weld_aggregation"])
-        bad = dict(zip(meta["segment"].to_list(), labels.tolist(), strict=True))
-        weld_labels = np.array([bad[k] for k in keys], dtype=np.int8)
-        weld_metrics = detection_metrics(weld_labels, values, float(thresholds["weld"]["value"]))
-        arrays.update(weld_scores=values, weld_labels=weld_labels)
-    return window_metrics, weld_metrics, arrays
+    weld_scorer = WeldScorer.from_thresholds(thresholds)
+    if weld_scorer is None:
+        return Evaluation(dict(window_metrics), {}, {}, arrays)
+    welds = evaluate_welds(weld_scorer, weld_inputs(scores, meta, segments, weld_scorer.aggregation))
+    arrays.update(weld_scores=welds.scores.score[welds.scored], weld_labels=welds.labels[welds.scored])
+    return Evaluation(dict(window_metrics), welds.metrics, welds.components, arrays, welds)
 
 
 def fit_thresholds(
@@ -173,17 +229,34 @@ def fit_thresholds(
     method: str,
     params: dict[str, float],
     weld_aggregation: str,
+    segments: pl.DataFrame | None = None,
+    weld_duration: bool = True,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
-    """threshold.json content, validation window scores and validation weld scores."""
+    """threshold.json content, validation window scores and validation weld (shape) scores.
+
+    `segments`: the train and validation rows of `gold/weld_segments`; with `weld_duration` (and weld
+    ids) the duration component is fitted on them: centre and scale on train, bound on validation."""
     scores, signal_errors = score_windows(scorer, val)
     window = fit_threshold(scores, method, **params)  # type: ignore[arg-type]
     weld = None
     welds = None
+    duration = None
     if meta["weld_id"].null_count() < meta.height:
         _, welds = weld_scores(scores, meta, weld_aggregation)
         weld = fit_threshold(welds, method, **params)  # type: ignore[arg-type]
+        if weld_duration:
+            if segments is None or segments.height == 0:
+                raise ValueError(
+                    "the weld-duration component needs gold/weld_segments: materialise weld_features "
+                    "(or set weld_duration: false on anomaly_threshold)"
+                )
+            lengths = {
+                name: segments.filter(pl.col("split") == name)["n_samples"].to_numpy()
+                for name in ("train", "validation")
+            }
+            duration = fit_weld_duration(lengths["train"], lengths["validation"], method, params)
     return (
-        threshold_bundle(window, weld, weld_aggregation, signal_thresholds(signal_errors, spec)),
+        threshold_bundle(window, weld, weld_aggregation, signal_thresholds(signal_errors, spec), duration),
         scores,
         welds,
     )

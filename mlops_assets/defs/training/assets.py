@@ -193,15 +193,32 @@ def anomaly_threshold(
     model_registry: ModelRegistryResource,
 ) -> dg.MaterializeResult:
     """Window and weld thresholds from the validation error distribution, plus each signal's own
-    error threshold (so an alert names the abnormal signals)."""
+    error threshold (so an alert names the abnormal signals). With `weld_duration`, the weld score also
+    gets a duration component: centre and scale from the training welds' lengths, bound from the
+    validation welds' (`edge_agent.features.weld_score`)."""
     line = context.partition_key
     registry = model_registry.registry()
-    run_id = latest_metadata(context, "anomaly_autoencoder", line)["mlflow_run_id"]
+    trained = latest_metadata(context, "anomaly_autoencoder", line)
+    run_id = trained["mlflow_run_id"]
     scorer, spec = steps.load_run_model(registry, run_id)
-    val, meta = read_windows(lakehouse.store(), line, ["validation"])
-    bundle, scores, welds = steps.fit_thresholds(
-        scorer, spec, val, meta, config.method, config.params(), config.weld_aggregation
-    )
+    store = lakehouse.store()
+    val, meta = read_windows(store, line, ["validation"])
+    try:
+        segments = steps.weld_segments(store, line, ["train", "validation"], str(trained["spec_id"]))
+        bundle, scores, welds = steps.fit_thresholds(
+            scorer,
+            spec,
+            val,
+            meta,
+            config.method,
+            config.params(),
+            config.weld_aggregation,
+            segments,
+            config.weld_duration,
+        )
+    except ValueError as exc:
+        raise dg.Failure(f"line {line}: {exc}") from exc
+    duration = bundle["weld_duration"] or {}
     threshold = bundle["window"]["value"]
     histogram = plots.score_histogram_png(
         scores, threshold, title=f"{line}: validation window scores ({config.method})"
@@ -212,31 +229,52 @@ def anomaly_threshold(
         registry.log_artifact(run_id, Path(tmp) / "threshold.json", "threshold")
         registry.log_artifact(run_id, Path(tmp) / "threshold_histogram.png", "plots")
     registry.log_metrics(
-        run_id, {"threshold_window": threshold, "threshold_weld": (bundle["weld"] or {}).get("value")}
-    )
-    registry.log_params(
         run_id,
         {
-            "threshold_method": config.method,
-            **{f"threshold_{k}": v for k, v in config.params().items()},
-            "weld_aggregation": config.weld_aggregation,
+            "threshold_window": threshold,
+            "threshold_weld": (bundle["weld"] or {}).get("value"),
+            "threshold_weld_duration": duration.get("value"),
+            "weld_duration_center_samples": duration.get("center"),
+            "weld_duration_scale_samples": duration.get("scale"),
         },
     )
+    settings = {
+        "threshold_method": config.method,
+        **{f"threshold_{k}": v for k, v in config.params().items()},
+        "weld_aggregation": config.weld_aggregation,
+        "weld_duration": config.weld_duration,
+        "threshold_format": bundle["format"],
+    }
+    # Re-tuning the thresholds of a trained model reuses its run, and MLflow params are immutable: the
+    # params keep the first fit, the tag `threshold_config` always holds the current settings.
+    registry.set_tags(run_id, {"threshold_config": json.dumps(settings, sort_keys=True)})
+    logged = registry.client.get_run(run_id).data.params
+    changed = {k: (logged[k], str(v)) for k, v in settings.items() if k in logged and logged[k] != str(v)}
+    if changed:
+        context.log.warning(
+            "thresholds re-tuned on run %s (param: (first, now)) %s; see its tag threshold_config",
+            run_id,
+            changed,
+        )
+    registry.log_params(run_id, {k: v for k, v in settings.items() if k not in changed})
     context.log.info(
-        "window threshold %.5g (%s), weld threshold %s",
+        "window threshold %.5g (%s), weld threshold %s, weld duration %s",
         threshold,
         config.method,
         (bundle["weld"] or {}).get("value"),
+        f"normal within {duration['normal_samples']} samples" if duration else "off",
     )
     return dg.MaterializeResult(
         metadata={
             "mlflow_run_id": run_id,
             "threshold": threshold,
             "weld_threshold": float((bundle["weld"] or {}).get("value") or 0.0),
+            "weld_duration": dg.MetadataValue.json(duration),
             "method": config.method,
             "thresholds": dg.MetadataValue.json(bundle),
             "validation_windows": len(scores),
             "validation_welds": int(0 if welds is None else len(welds)),
+            "training_welds": int((segments["split"] == "train").sum()) if segments.height else 0,
             "histogram": dg.MetadataValue.md(
                 plots.markdown_image(histogram, "validation scores and threshold")
             ),
@@ -249,21 +287,31 @@ def model_evaluation(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, model_registry: ModelRegistryResource
 ) -> dg.MaterializeResult:
     """Precision, recall, F1, false- and missed-alarm rates and ROC-AUC on the held-out welds (later
-    normal welds and every known-bad weld), per window and per weld; logged to the MLflow run."""
+    normal welds and every known-bad weld), per window and per weld (the weld score, and each of its
+    components alone: `shape`, `duration`); logged to the MLflow run."""
     line = context.partition_key
     registry = model_registry.registry()
     threshold_meta = latest_metadata(context, "anomaly_threshold", line)
     run_id = threshold_meta["mlflow_run_id"]
     scorer, _ = steps.load_run_model(registry, run_id)
-    holdout, meta = read_windows(lakehouse.store(), line, ["holdout"])
+    store = lakehouse.store()
+    holdout, meta = read_windows(store, line, ["holdout"])
     if len(holdout) == 0:
         raise dg.Failure(
             f"no held-out windows for line {line}: set holdout_fraction > 0 or add labelled welds"
         )
     bundle = threshold_meta["thresholds"]
-    window_metrics, weld_metrics, arrays = steps.evaluate_windows(scorer, holdout, meta, bundle)
+    spec_id = str(meta["spec_id"][0])
+    try:
+        segments = steps.weld_segments(store, line, ["holdout"], spec_id)
+        evaluation = steps.evaluate_windows(scorer, holdout, meta, bundle, segments)
+    except ValueError as exc:
+        raise dg.Failure(f"line {line}: {exc}") from exc
+    window_metrics, weld_metrics, arrays = evaluation.window, evaluation.weld, evaluation.arrays
     registry.log_metrics(run_id, {f"eval_window_{k}": v for k, v in window_metrics.items()})
     registry.log_metrics(run_id, {f"eval_weld_{k}": v for k, v in weld_metrics.items()})
+    for component, values in evaluation.weld_components.items():
+        registry.log_metrics(run_id, {f"eval_weld_{component}_{k}": v for k, v in values.items()})
     level = "weld" if weld_metrics else "window"
     headline = weld_metrics or window_metrics
     labels, scores = (
@@ -275,16 +323,31 @@ def model_evaluation(
         scores[labels == 0],
         float(headline["threshold"]),
         scores[labels == 1],
-        title=f"{line}: held-out {level} scores",
+        title=f"{line}: held-out {level} scores"
+        + (" (score / threshold: > 1 alarms)" if weld_metrics else ""),
     )
     roc = plots.roc_curve_png(labels, scores, f"{line}: {level} level")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "evaluation.json").write_text(
-            json.dumps({"window": window_metrics, "weld": weld_metrics}, indent=2)
+            json.dumps(
+                {
+                    "window": window_metrics,
+                    "weld": weld_metrics,
+                    "weld_components": evaluation.weld_components,
+                },
+                indent=2,
+            )
         )
         registry.log_artifact(run_id, Path(tmp) / "evaluation.json", "evaluation")
-    table = "| metric | window | weld |\n| --- | --- | --- |\n" + "\n".join(
-        f"| {k} | {_fmt(window_metrics.get(k))} | {_fmt(weld_metrics.get(k))} |"
+    components = evaluation.weld_components
+    header = " | ".join(["metric", "window", "weld", *(f"weld: {c} alone" for c in components)])
+    table = f"| {header} |\n|{' --- |' * (3 + len(components))}\n" + "\n".join(
+        "| "
+        + " | ".join(
+            [k, _fmt(window_metrics.get(k)), _fmt(weld_metrics.get(k))]
+            + [_fmt(components[c].get(k)) for c in components]
+        )
+        + " |"
         for k in (
             "n",
             "n_anomalous",
@@ -310,6 +373,7 @@ def model_evaluation(
         "metrics": dg.MetadataValue.md(table),
         "window_metrics": dg.MetadataValue.json(window_metrics),
         "weld_metrics": dg.MetadataValue.json(weld_metrics),
+        "weld_component_metrics": dg.MetadataValue.json(components),
         "scores": dg.MetadataValue.md(plots.markdown_image(histogram, "held-out scores")),
     }
     for key in ("f1", "roc_auc", "precision", "recall", "false_alarm_rate", "missed_alarm_rate"):

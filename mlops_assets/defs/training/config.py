@@ -73,6 +73,12 @@ class ThresholdConfig(dg.Config):
         pattern=r"^(max|mean|p\d{1,2})$",
         description="Weld score from its window scores: max, mean or pNN.",
     )
+    weld_duration: bool = Field(
+        default=True,
+        description="Add the weld-duration component to the weld score: a weld whose length in samples is "
+        "far from the training welds' median (robust z over a bound fitted on validation welds with the "
+        "same rule) alarms as 'duration', too short or too long.",
+    )
 
     def params(self) -> dict[str, float]:
         return {

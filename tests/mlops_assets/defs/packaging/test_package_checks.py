@@ -72,6 +72,12 @@ def test_chain_materialises_and_first_package_becomes_champion(platform: Platfor
     losses = registry.client.get_metric_history(run.info.run_id, "val_loss")
     assert [m.step for m in losses] == list(range(1, trained["epochs"] + 1))
     assert "eval_weld_roc_auc" in run.data.metrics and "threshold_window" in run.data.metrics
+    # The weld score has a duration component by default, logged and evaluated on its own as well.
+    assert run.data.params["weld_duration"] == "True" and "threshold_weld_duration" in run.data.metrics
+    assert {"eval_weld_shape_roc_auc", "eval_weld_duration_roc_auc"} <= set(run.data.metrics)
+    assert set(evaluation["weld_component_metrics"]) == {"shape", "duration"}
+    duration = threshold["thresholds"]["weld_duration"]
+    assert threshold["thresholds"]["format"] == 2 and duration["n_fit"] > duration["n_scores"] > 0
     artifacts = {a.path for a in registry.client.list_artifacts(run.info.run_id)}
     assert {"model", "plots", "threshold", "evaluation", "edge_package"} <= artifacts
 
@@ -140,6 +146,7 @@ def test_parity_check_catches_a_wrong_export(platform: Platform, tmp_path: Path)
         .removeprefix("file://")
     )
     good = load_package(folder, package["public_key"])
+    assert good.weld_scorer is not None and good.weld_scorer.components == ("shape", "duration")
     assert package_parity(registry, platform.store, LINE, package).passed  # the real export
     # A well-formed, correctly signed package whose ONNX graph is not the trained model: the kind of
     # mistake an exporter bug makes. Hashes and signature pass; only parity can catch it.
@@ -173,3 +180,23 @@ def test_parity_check_catches_a_wrong_export(platform: Platform, tmp_path: Path)
     report = package_parity(registry, platform.store, LINE, package)
     assert not report.passed
     assert report.max_abs_diff["reconstruction"] > report.atol
+
+
+def test_weld_duration_can_be_switched_off_in_the_launchpad(platform: Platform) -> None:
+    result = platform.materialize(
+        LINE,
+        {"anomaly_threshold": {"config": {"weld_duration": False}}},
+        selection=dg.AssetSelection.assets("anomaly_threshold", "model_evaluation"),
+    )
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    threshold = metadata(result, "anomaly_threshold")
+    assert threshold["thresholds"]["weld_duration"] is None and threshold["thresholds"]["weld"] is not None
+    evaluation = metadata(result, "model_evaluation")
+    assert set(evaluation["weld_component_metrics"]) == {"shape"}
+    assert (
+        evaluation["weld_metrics"]["threshold"] == 1.0 and "alarms_duration" not in evaluation["weld_metrics"]
+    )
+    run = platform.registry.client.get_run(threshold["mlflow_run_id"])
+    # A re-tune of the same model: MLflow params keep the first fit, the tag holds the current settings.
+    assert run.data.params["weld_duration"] == "True"
+    assert json.loads(run.data.tags["threshold_config"])["weld_duration"] is False

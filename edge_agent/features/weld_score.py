@@ -1,0 +1,246 @@
+"""The weld score: how abnormal a whole weld is, from its window scores AND its length. Numpy only.
+
+The edge and training both compute it with this code, from the package's `threshold.json`. It has
+one component per thing that can be wrong with a weld, each divided by its own threshold:
+
+- `shape`: the weld's window scores aggregated (`weld_aggregation`: mean, max or pNN) over the weld
+  threshold `weld.value`, fitted on the validation welds. A weld shorter than one window has no window
+  and therefore no shape score (NaN).
+- `duration`: the two-sided robust z of the weld's length in samples, |n - centre| / scale, with
+  centre = median and scale = IQR / 1.349 of the TRAINING normal welds, over its own bound
+  `weld_duration.value`, fitted on the VALIDATION normal welds with the same rule (method, quantile)
+  as the weld threshold. Every weld has one, including a weld too short for a single window.
+
+The weld score is the largest normalised component, so "weld score > 1" is an alarm and the components
+above 1 name its cause ("shape", "duration"). A window autoencoder averages windows of a few seconds
+and cannot see how long a weld lasted; on the real flash-butt welds the labelled bad welds are
+essentially the over-long ones, which is why the length is a component of its own (README, "Results on
+the real flash-butt welds"). The price: each component keeps its own false-alarm rate on validation
+welds, so with two components about twice as many normal welds alarm at the same quantile.
+
+Degenerate data: when most training welds have the same length (IQR zero), the scale falls back to the
+spread of the central 98 %, then of all welds, and is never below one sample (a length is counted in
+whole samples); the bound is never below one scale, so a weld one sample off a fixed length is normal.
+
+`threshold.json` `format`: absent (1) = shape only, and its weld score is the shape score over its
+threshold (the same alarms as before); 2 adds `weld_duration` (null when switched off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge_agent.features.spec import robust_center_scale
+
+__all__ = [
+    "COMPONENTS",
+    "MIN_DURATION_BOUND",
+    "THRESHOLD_FORMAT",
+    "DurationModel",
+    "WeldScorer",
+    "WeldScores",
+    "WeldVerdict",
+    "aggregate",
+    "aggregate_groups",
+    "duration_scores",
+    "fit_duration",
+]
+
+THRESHOLD_FORMAT = 2
+COMPONENTS = ("shape", "duration")
+MIN_DURATION_BOUND = 1.0
+_MIN_SCALE_SAMPLES = 1.0
+
+
+def aggregate(scores: np.ndarray, how: str) -> float:
+    """One weld's window scores -> one number: `max`, `mean` or `pNN` (a quantile, e.g. p95); NaN if none."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if how == "max":
+        return float(scores.max()) if scores.size else float("nan")
+    if how == "mean":
+        return float(scores.mean()) if scores.size else float("nan")
+    if how.startswith("p") and how[1:].isdigit():
+        return float(np.quantile(scores, int(how[1:]) / 100.0)) if scores.size else float("nan")
+    raise ValueError(f"unknown aggregation {how!r} (max, mean or pNN)")
+
+
+def aggregate_groups(
+    scores: np.ndarray, groups: Sequence[str] | np.ndarray, how: str = "max"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(group keys, aggregated score per group), keys sorted; see `aggregate`."""
+    aggregate(np.empty(0), how)  # an unknown aggregation fails even without data
+    keys, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+    values = np.asarray(scores, dtype=np.float64)
+    out = np.array([aggregate(values[order[bounds[k] : bounds[k + 1]]], how) for k in range(len(keys))])
+    return keys, out.astype(np.float64)
+
+
+def fit_duration(lengths: np.ndarray) -> tuple[float, float]:
+    """(centre, scale) of weld lengths in samples: median and IQR / 1.349, floors in the module docstring."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    lengths = lengths[np.isfinite(lengths)]
+    if lengths.size == 0:
+        raise ValueError("no weld lengths to fit a duration model on")
+    fitted = robust_center_scale(lengths)
+    if fitted is None:  # every weld the same length
+        return float(np.median(lengths)), _MIN_SCALE_SAMPLES
+    return fitted[0], max(fitted[1], _MIN_SCALE_SAMPLES)
+
+
+def duration_scores(lengths: np.ndarray, center: float, scale: float) -> np.ndarray:
+    """|n - centre| / scale per weld: too short and too long are both abnormal."""
+    return np.abs(np.asarray(lengths, dtype=np.float64) - center) / scale
+
+
+@dataclass(frozen=True)
+class DurationModel:
+    """The duration component as shipped in `threshold.json` (`weld_duration`)."""
+
+    center: float
+    scale: float
+    bound: float
+    """Largest normal `duration_scores` value (fitted on validation welds)."""
+    method: str = "quantile"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    n_fit: int = 0
+    n_scores: int = 0
+    unit: str = "samples"
+
+    def __post_init__(self) -> None:
+        if self.unit != "samples":
+            raise ValueError(f"weld duration unit {self.unit!r} is not supported (samples)")
+        if not (np.isfinite(self.center) and self.scale > 0 and np.isfinite(self.scale) and self.bound > 0):
+            raise ValueError("weld duration needs a finite centre, and a positive finite scale and bound")
+
+    def score(self, lengths: np.ndarray) -> np.ndarray:
+        return duration_scores(lengths, self.center, self.scale)
+
+    def limits(self) -> tuple[float, float]:
+        """Normal lengths in samples: a weld alarms below the first or above the second."""
+        return self.center - self.bound * self.scale, self.center + self.bound * self.scale
+
+    def to_dict(self) -> dict[str, Any]:
+        low, high = self.limits()
+        return {
+            "value": self.bound,
+            "center": self.center,
+            "scale": self.scale,
+            "unit": self.unit,
+            "method": self.method,
+            "params": dict(self.params),
+            "n_fit": self.n_fit,
+            "n_scores": self.n_scores,
+            "normal_samples": [low, high],
+            "score": "|samples - center| / scale; the component is that over value",
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DurationModel:
+        try:
+            return cls(
+                center=float(data["center"]),
+                scale=float(data["scale"]),
+                bound=float(data["value"]),
+                method=str(data.get("method", "")),
+                params=dict(data.get("params", {})),
+                n_fit=int(data.get("n_fit", 0)),
+                n_scores=int(data.get("n_scores", 0)),
+                unit=str(data.get("unit", "samples")),
+            )
+        except KeyError as missing:
+            raise ValueError(f"weld_duration lacks the field {missing}") from None
+
+
+@dataclass(frozen=True)
+class WeldScores:
+    """Per weld: the weld score, each normalised component (NaN where absent) and the top component."""
+
+    score: np.ndarray
+    components: dict[str, np.ndarray]
+    top: np.ndarray
+    """Name of the largest component per weld ("" when the weld has none)."""
+
+    @property
+    def alarm(self) -> np.ndarray:
+        return self.score > 1.0
+
+
+@dataclass(frozen=True)
+class WeldVerdict:
+    score: float
+    components: dict[str, float]
+    fired: tuple[str, ...]
+    """The components above 1, largest first: what an alert names."""
+
+    @property
+    def alarm(self) -> bool:
+        return self.score > 1.0
+
+
+@dataclass(frozen=True)
+class WeldScorer:
+    """Weld score from the window scores and the length of each weld (see the module docstring)."""
+
+    aggregation: str
+    shape_threshold: float | None
+    duration: DurationModel | None = None
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        present = {"shape": self.shape_threshold is not None, "duration": self.duration is not None}
+        return tuple(c for c in COMPONENTS if present[c])
+
+    @classmethod
+    def from_thresholds(cls, thresholds: Mapping[str, Any]) -> WeldScorer | None:
+        """From `threshold.json`; None when the package has no weld level (no weld ids in training)."""
+        version = int(thresholds.get("format", 1))
+        if version not in (1, THRESHOLD_FORMAT):
+            raise ValueError(f"threshold.json format {version} is not supported (1 or {THRESHOLD_FORMAT})")
+        weld = thresholds.get("weld")
+        duration = thresholds.get("weld_duration") if version >= 2 else None
+        if weld is None and duration is None:
+            return None
+        aggregation = str(thresholds.get("weld_aggregation", "max"))
+        aggregate(np.empty(0), aggregation)
+        return cls(
+            aggregation=aggregation,
+            shape_threshold=None if weld is None else float(weld["value"]),
+            duration=None if duration is None else DurationModel.from_dict(duration),
+        )
+
+    def score_welds(self, shape: np.ndarray, lengths: np.ndarray) -> WeldScores:
+        """`shape`: aggregated window score per weld (NaN: no window); `lengths`: samples per weld."""
+        shape = np.asarray(shape, dtype=np.float64)
+        lengths = np.asarray(lengths, dtype=np.float64)
+        if shape.shape != lengths.shape:
+            raise ValueError(f"shape scores {shape.shape} and lengths {lengths.shape} differ")
+        parts: dict[str, np.ndarray] = {}
+        if self.shape_threshold is not None:
+            parts["shape"] = shape / self.shape_threshold
+        if self.duration is not None:
+            parts["duration"] = self.duration.score(lengths) / self.duration.bound
+        if not parts:
+            return WeldScores(np.full(shape.shape, np.nan), parts, np.full(shape.shape, "", dtype=object))
+        stacked = np.stack([parts[c] for c in self.components])
+        filled = np.where(np.isnan(stacked), -np.inf, stacked)
+        best = filled.argmax(axis=0)
+        score = filled.max(axis=0)
+        none = ~np.isfinite(score) & (score < 0)
+        score = np.where(none, np.nan, score)
+        top = np.where(none, "", np.asarray(self.components, dtype=object)[best])
+        return WeldScores(score, parts, top)
+
+    def verdict(self, window_scores: np.ndarray, n_samples: int) -> WeldVerdict:
+        """One finished weld at the edge: its window scores (possibly none) and its length in samples."""
+        scored = self.score_welds(
+            np.array([aggregate(window_scores, self.aggregation)]), np.array([n_samples], dtype=np.float64)
+        )
+        components = {c: float(v[0]) for c, v in scored.components.items()}
+        fired = tuple(sorted((c for c, v in components.items() if v > 1.0), key=lambda c: -components[c]))
+        return WeldVerdict(float(scored.score[0]), components, fired)
