@@ -6,6 +6,8 @@ Python broker, many legacy plant brokers).
 
 from __future__ import annotations
 
+import argparse
+import os
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -16,7 +18,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-__all__ = ["MqttEndpoint", "MqttProtocol", "connect_and_wait", "new_client"]
+__all__ = [
+    "MqttEndpoint",
+    "MqttProtocol",
+    "add_endpoint_arguments",
+    "connect_and_wait",
+    "endpoint_from_arguments",
+    "new_client",
+]
 
 MqttProtocol = Literal["5", "3.1.1"]
 
@@ -122,3 +131,29 @@ def connect_and_wait(
     if reason.is_failure:
         client.loop_stop()
         raise ConnectionError(f"{endpoint.url} refused the connection: {reason}")
+
+
+def add_endpoint_arguments(parser: argparse.ArgumentParser, password_variable: str) -> None:
+    """--host, --port, --protocol, --username, --tls, --ca-file for command-line publishers.
+
+    The password never appears on a command line (where `ps` shows it): it comes from `password_variable`.
+    """
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
+    parser.add_argument("--username", help=f"password from ${password_variable}")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (see --ca-file)")
+    parser.add_argument("--ca-file", help="CA bundle that signed the broker's certificate")
+    parser.set_defaults(password_variable=password_variable)
+
+
+def endpoint_from_arguments(args: argparse.Namespace) -> MqttEndpoint:
+    return MqttEndpoint(
+        host=args.host,
+        port=args.port,
+        protocol=args.protocol,
+        username=args.username,
+        password=os.environ.get(args.password_variable),
+        tls=args.tls,
+        ca_file=args.ca_file,
+    )

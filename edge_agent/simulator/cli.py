@@ -14,13 +14,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from edge_agent.mqtt_endpoint import MqttEndpoint
+from edge_agent.mqtt_endpoint import add_endpoint_arguments, endpoint_from_arguments
 from edge_agent.simulator.flash_butt import default_flash_butt_dir, flash_butt_records, iter_flash_butt
 from edge_agent.simulator.line import LineAddress, LineConfig, WeldLine
 from edge_agent.simulator.publisher import publish_line
 from edge_agent.simulator.welds import AnomalyKind, Weld
 
-__all__ = ["main", "parse_args"]
+__all__ = ["PASSWORD_VARIABLE", "main", "parse_args"]
+
+PASSWORD_VARIABLE = "UNS_SIMULATOR_PASSWORD"
 
 
 def _kinds(text: str) -> tuple[AnomalyKind, ...]:
@@ -36,10 +38,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="uns-simulator", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=1883)
-    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
-    p.add_argument("--username")
+    add_endpoint_arguments(p, PASSWORD_VARIABLE)
     p.add_argument("--enterprise", default="acme")
     p.add_argument("--site", default="plant-1")
     p.add_argument("--area", default="body-shop")
@@ -71,15 +70,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import os
-
-    endpoint = MqttEndpoint(
-        host=args.host,
-        port=args.port,
-        protocol=args.protocol,
-        username=args.username,
-        password=os.environ.get("UNS_SIMULATOR_PASSWORD"),
-    )
+    endpoint = endpoint_from_arguments(args)
     config = LineConfig(
         address=LineAddress(args.enterprise, args.site, args.area, args.line),
         cells=tuple(f"cell-{i:02d}" for i in range(1, args.cells + 1)),

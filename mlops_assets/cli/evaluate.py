@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from mlops_assets.ml.byod import DetectorOptions
     from mlops_assets.ml.evaluate_csv import evaluate_files
+    from mlops_assets.ml.metrics import HEADLINE_METRICS
 
     started = time.monotonic()
     options = DetectorOptions(
@@ -109,16 +110,6 @@ def run(args: argparse.Namespace) -> int:
     if result.metrics is not None:
         m = result.metrics
         print("metrics (rows):")
-        for key in (
-            "n",
-            "n_anomalous",
-            "precision",
-            "recall",
-            "f1",
-            "false_alarm_rate",
-            "missed_alarm_rate",
-            "roc_auc",
-            "average_precision",
-        ):
+        for key in HEADLINE_METRICS:
             print(f"  {key:<18} {_fmt(m.get(key))}")
     return 0

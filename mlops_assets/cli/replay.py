@@ -8,12 +8,14 @@ snake_case signal names, and the mapping is printed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from edge_agent.mqtt_endpoint import add_endpoint_arguments
+from edge_agent.simulator.cli import PASSWORD_VARIABLE
 
 __all__ = ["register", "run"]
 
@@ -29,10 +31,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--line", required=True)
     p.add_argument("--cell", required=True)
     p.add_argument("--speed", type=float, default=1.0, help="simulated/wall time; 0 = as fast as possible")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=1883)
-    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
-    p.add_argument("--username", help="password from $UNS_SIMULATOR_PASSWORD")
+    add_endpoint_arguments(p, PASSWORD_VARIABLE)
     p.add_argument("--qos", type=int, choices=[0, 1, 2], default=1)
     p.add_argument("--batch", type=int, default=100, help="samples per message (at most 4096)")
     p.add_argument("--sep")
@@ -48,7 +47,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_agent.mqtt_endpoint import MqttEndpoint
+    from edge_agent.mqtt_endpoint import endpoint_from_arguments
     from edge_agent.simulator import LineAddress, LineConfig, WeldLine, publish_line
     from mlops_assets.ml.replay_source import read_replay_source
 
@@ -82,13 +81,7 @@ def run(args: argparse.Namespace) -> int:
         address=address, cells=(), batch_size=args.batch, start_ms=start_ms, seq_start=args.seq_start
     )
     line = WeldLine(config, replay={args.cell: iter(source.welds)})
-    endpoint = MqttEndpoint(
-        host=args.host,
-        port=args.port,
-        protocol=args.protocol,
-        username=args.username,
-        password=os.environ.get("UNS_SIMULATOR_PASSWORD"),
-    )
+    endpoint = endpoint_from_arguments(args)
     report = publish_line(
         line, endpoint, stop=threading.Event(), speed=args.speed, qos=args.qos, record=False
     )

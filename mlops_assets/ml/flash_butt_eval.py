@@ -9,7 +9,8 @@ Two protocols, both fixed before the figures they report were seen:
   `yyyy m dd hmmss` without zero padding), the earliest 70 % of the good welds train (the latest 20 %
   of those validate), the later 30 % of the good welds and all 50 bad welds are the test set.
   `--split random` draws the held-out good welds with a fixed seed instead.
-- `study` (`/work/research_fb/PROTOCOL.md`, time split only): the same train and validation welds
+- `study` (a DEV/TEST protocol written down before any score; see the README's flash-butt section;
+  time split only): the same train and validation welds
   (checked: `study_same_train_validation`); the held-out good welds and the bad welds, in time order,
   alternate between DEV (even positions: 300 good, 25 bad) and TEST (odd: 299 good, 25 bad). The duration
   component was chosen from that study's DEV analysis, so its DEV figures are optimistic; TEST is the
@@ -47,7 +48,7 @@ def acquisition_time(record: FlashButtRecord) -> dt.datetime:
 
 
 def study_split(records: Sequence[FlashButtRecord]) -> dict[str, set[str]]:
-    """Weld ids of the study's splits (`/work/research_fb/data.py`), records in acquisition order."""
+    """Weld ids of the study's splits (train, validation, DEV, TEST), records in acquisition order."""
     ordered = sorted(records, key=acquisition_time)
     good = [r.weld_id for r in ordered if r.good]
     bad = [r.weld_id for r in ordered if not r.good]

@@ -5,7 +5,20 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-__all__ = ["detection_metrics"]
+__all__ = ["HEADLINE_METRICS", "detection_metrics"]
+
+# What reports show of `detection_metrics`, in this order (the counts tp/fp/fn/tn stay in the data).
+HEADLINE_METRICS = (
+    "n",
+    "n_anomalous",
+    "precision",
+    "recall",
+    "f1",
+    "false_alarm_rate",
+    "missed_alarm_rate",
+    "roc_auc",
+    "average_precision",
+)
 
 
 def detection_metrics(

@@ -20,6 +20,7 @@ from mlops_assets.ml import plots, steps
 from mlops_assets.ml.feature_table import WELD_FEATURES, read_windows
 from mlops_assets.ml.labels import WELD_LABELS, label_map
 from mlops_assets.ml.lineage import git_commit
+from mlops_assets.ml.metrics import HEADLINE_METRICS
 from mlops_assets.ml.training import EpochReport
 from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import LakehouseResource
@@ -348,18 +349,7 @@ def model_evaluation(
             + [_fmt(components[c].get(k)) for c in components]
         )
         + " |"
-        for k in (
-            "n",
-            "n_anomalous",
-            "precision",
-            "recall",
-            "f1",
-            "false_alarm_rate",
-            "missed_alarm_rate",
-            "roc_auc",
-            "average_precision",
-            "threshold",
-        )
+        for k in (*HEADLINE_METRICS, "threshold")
     )
     context.log.info(
         "line %s, %s level: %s",
