@@ -3,8 +3,10 @@
     edge-agent run --config edge.yaml        # also: python -m edge_agent run --config edge.yaml
     edge-agent check-config --config edge.yaml
 
-A bad setting stops the start with exit code 2 and a message naming the field. SIGTERM and SIGINT stop
-the agent in order (drain, seal, upload, OFFLINE heartbeat); the exit code is 0 after a clean stop.
+A bad setting stops the start with exit code 2 and a message naming the field (a secret in the file is a
+bad setting: secrets come from the environment). A start that fails otherwise (the spool is in use by
+another agent, say) exits with 1 having touched nothing. SIGTERM and SIGINT stop the agent in order
+(drain, seal, upload, OFFLINE heartbeat); the exit code is 0 after a clean stop, 1 after a fatal error.
 """
 
 from __future__ import annotations
@@ -67,10 +69,9 @@ def _run(config: Path | None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        agent.start()
+        agent.start()  # a failed start stops what it started and releases the spool itself
     except Exception as exc:
         sys.stderr.write(f"edge-agent: cannot start: {exc}\n")
-        agent.stop()
         return 1
     agent.stop_requested.wait()
     return agent.stop()

@@ -23,6 +23,7 @@ __all__ = [
     "MqttProtocol",
     "add_endpoint_arguments",
     "connect_and_wait",
+    "connect_properties",
     "endpoint_from_arguments",
     "new_client",
 ]
@@ -89,11 +90,23 @@ def new_client(
     return client
 
 
-def connect_properties(endpoint: MqttEndpoint, session_expiry_s: int) -> Properties | None:
+def connect_properties(
+    endpoint: MqttEndpoint,
+    session_expiry_s: int,
+    *,
+    receive_maximum: int | None = None,
+    maximum_packet_size: int | None = None,
+) -> Properties | None:
+    """MQTT 5 CONNECT properties (None for MQTT 3.1.1, which has none): how long the broker keeps the
+    session, and optionally flow control (`ReceiveMaximum`) and the largest packet we accept."""
     if endpoint.protocol != "5":
         return None
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = session_expiry_s
+    if receive_maximum is not None:
+        props.ReceiveMaximum = receive_maximum
+    if maximum_packet_size is not None:
+        props.MaximumPacketSize = maximum_packet_size
     return props
 
 

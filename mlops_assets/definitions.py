@@ -1,9 +1,9 @@
 """The Dagster code location: every domain folder under `mlops_assets/defs/`, plus shared resources.
 
 Only assembly happens here. Each folder of `defs/` is a domain and an asset group (`ingestion`,
-`maintenance`, `training`, ...); a domain that needs resources of its own declares them in its
-`resources.py` as a `@dg.definitions` function, choosing with `current_environment()` too. The
-environment is read when Dagster loads this location, never at import time.
+`maintenance`, `training`, ...). The environment is read here, once, when Dagster loads this location
+(never at import time), and every resource is bound for it: the lake's (`platform_resources`) and
+the ML domains' (`ml_resources`: model registry and signer).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import dagster as dg
 
 import mlops_assets.defs
 from mlops_assets.environment import current_environment
+from mlops_assets.ml_resources import ml_resources
 from mlops_assets.resources import platform_resources
 
 __all__ = ["build_definitions", "defs"]
@@ -32,7 +33,8 @@ def build_definitions() -> dg.Definitions:
         domains = dg.ComponentTree.from_module(
             defs_module=mlops_assets.defs, project_root=PROJECT_ROOT
         ).build_defs()
-    return dg.Definitions.merge(domains, dg.Definitions(resources=platform_resources(environment)))
+    resources = {**platform_resources(environment), **ml_resources(environment)}
+    return dg.Definitions.merge(domains, dg.Definitions(resources=resources))
 
 
 @dg.definitions

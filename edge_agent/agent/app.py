@@ -6,46 +6,50 @@
     writer ─▶ segments ─▶ sealer ─▶ sealed Parquet ─▶ uploader ─▶ landing zone (dir or s3://)
            └▶ score / drift processor slots (best effort, after capture)
 
-Nothing happens at import or construction beyond reading the contract; `start()` recovers the spool,
-then starts the stages from the back of the pipeline to the front, so every stage has a consumer before
-messages arrive. `stop()` is the orderly shutdown (SIGTERM/SIGINT): stop taking messages, drain the
-queues through the group commit, seal every open segment, one bounded upload pass, a retained OFFLINE
-heartbeat, a clean disconnect (so the broker drops the Will), then the worker processes.
+Nothing happens at import or construction beyond reading the contract. `start()` takes the spool's lock
+(before touching anything in it), recovers the spool, then starts the stages from the back of the
+pipeline to the front, so every stage has a consumer before messages arrive; if any of that fails, what
+was started is stopped again and the lock released before the error propagates. `stop()` is the orderly
+shutdown (SIGTERM/SIGINT): stop taking messages, drain the queues through the group commit, seal every
+open segment, one bounded upload pass, a retained OFFLINE heartbeat, a clean disconnect (so the broker
+drops the Will), then the worker processes. A stage thread that fails sets `fatal` and `stop_requested`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from edge_agent.agent.buffers import BatchQueue
 from edge_agent.agent.heartbeat import HeartbeatPublisher, HeartbeatStatus, heartbeat_payload
 from edge_agent.agent.landing import LandingZone, open_landing
-from edge_agent.agent.messages import Message, SpoolKind
+from edge_agent.agent.messages import SPOOL_KINDS, Message
 from edge_agent.agent.metrics import AgentCollector, MetricsServer
 from edge_agent.agent.mqtt_session import MqttSession
+from edge_agent.agent.pause import CapturePause
 from edge_agent.agent.processors import Downstream, Processor, ProcessorPool
 from edge_agent.agent.sealed_store import SealedStore
 from edge_agent.agent.sealer import Sealer
-from edge_agent.agent.segments import SegmentSpool, list_segments
+from edge_agent.agent.segments import SegmentSpool
 from edge_agent.agent.settings import EdgeSettings
+from edge_agent.agent.spool_dir import SpoolDirectory
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
 from edge_agent.agent.uploader import Uploader
 from edge_agent.agent.validators import ValidateStage
 from edge_agent.agent.writer import CaptureWriter
-from edge_agent.contract import ContractValidator, load_contract
+from edge_agent.contract import ContractValidator, TopicRouter, load_contract
 
 __all__ = ["EdgeAgent"]
 
 log = logging.getLogger(__name__)
 
-_KINDS: tuple[SpoolKind, SpoolKind] = ("capture", "quarantine")
+
+def _payload_size(message: Message) -> int:
+    return len(message.payload)
 
 
 class EdgeAgent:
@@ -55,21 +59,24 @@ class EdgeAgent:
         *,
         processors: Sequence[Processor] = (),
         landing: LandingZone | None = None,
+        subscriptions: Sequence[str] | None = None,
     ) -> None:
+        """`subscriptions` replaces the topic filters of the channels the contract says the agent
+        receives (topics outside the contract are quarantined as `unknown_topic`)."""
         self.settings = settings
         self.contract = load_contract(settings.contract_path)
         pipeline, spool = settings.pipeline, settings.spool
         self.validator = ContractValidator(self.contract, max_payload_bytes=pipeline.max_payload_bytes)
-        self.subscriptions = [
-            m.subscription_filter
-            for m in self.validator.router.matchers
-            if m.channel.id in {c.id for c in self.contract.channels_for("receive")}
-        ]
+        self.subscriptions = (
+            list(subscriptions)
+            if subscriptions is not None
+            else TopicRouter(self.contract.channels_for("receive")).subscription_filters()
+        )
         self.stats = Stats(pipeline.max_counter_topics)
         self.started_at = time.time()
         self.stop_requested = threading.Event()
         self.fatal: BaseException | None = None
-        self._lock_fd: int | None = None
+        self._running = False
 
         # Every message the broker may have outstanding with us waits in one of these places; the
         # redelivery window must cover them all (see `dedup`).
@@ -79,18 +86,17 @@ class EdgeAgent:
             + pipeline.validate_workers * pipeline.validate_batch
             + pipeline.group_commit_max
         )
-        root = spool.dir
-        self.segments_dir, self.sealed_dir, self.conflicts_dir = (
-            root / "segments",
-            root / "sealed",
-            root / "conflicts",
-        )
+        self.spool_dir = SpoolDirectory(spool.dir)
         self.usage = SpoolUsage({"capture": spool.max_bytes, "quarantine": spool.quarantine_max_bytes})
-        self.ingress: BatchQueue[Message] = BatchQueue("ingress", pipeline.ingress_capacity)
-        self.capture_queue: BatchQueue[Message] = BatchQueue("capture", pipeline.capture_capacity)
+        self.ingress: BatchQueue[Message] = BatchQueue(
+            "ingress", pipeline.ingress_capacity, max_bytes=pipeline.queue_max_bytes, weigh=_payload_size
+        )
+        self.capture_queue: BatchQueue[Message] = BatchQueue(
+            "capture", pipeline.capture_capacity, max_bytes=pipeline.queue_max_bytes, weigh=_payload_size
+        )
         self.spools = {
             kind: SegmentSpool(
-                self.segments_dir,
+                self.spool_dir.segments,
                 kind,
                 agent=settings.agent_id,
                 contract_version=self.contract.version,
@@ -100,19 +106,21 @@ class EdgeAgent:
                 usage=self.usage,
                 fsync=spool.fsync,
             )
-            for kind in _KINDS
+            for kind in SPOOL_KINDS
         }
-        self.store = SealedStore(self.sealed_dir, self.usage, self.stats, fsync=spool.fsync)
+        self.store = SealedStore(self.spool_dir.sealed, self.usage, self.stats, fsync=spool.fsync)
         self.landing = landing if landing is not None else open_landing(settings.landing)
         self.uploader = Uploader(
             self.store,
             self.landing,
-            conflicts_dir=self.conflicts_dir,
+            conflicts_dir=self.spool_dir.conflicts,
+            corrupt_dir=self.spool_dir.corrupt,
             settings=settings.landing,
             stats=self.stats,
+            on_fatal=self._on_fatal,
         )
         self.sealer = Sealer(
-            self.sealed_dir,
+            self.spool_dir.sealed,
             tree_lock=self.store.tree_lock,
             in_process=spool.seal_mode == "process",
             default_site=settings.site,
@@ -120,6 +128,7 @@ class EdgeAgent:
             usage=self.usage,
             stats=self.stats,
             on_sealed=self.uploader.notify,
+            on_fatal=self._on_fatal,
             fsync=spool.fsync,
         )
         self.heartbeat = HeartbeatPublisher(
@@ -140,6 +149,14 @@ class EdgeAgent:
             subscriptions=self.subscriptions,
             will_payload=will,
             on_connected=self.heartbeat.trigger,
+            on_stalled=lambda: self.pause.wake(),
+        )
+        self.pause = CapturePause(
+            self.session,
+            announce=lambda: self._publish_state("DEGRADED", wait_s=5.0),
+            has_room=self._pipeline_has_room,
+            stats=self.stats,
+            on_fatal=self._on_fatal,
         )
         self.validate = ValidateStage(
             self.ingress,
@@ -148,6 +165,7 @@ class EdgeAgent:
             contract_path=settings.contract_path,
             settings=pipeline,
             stats=self.stats,
+            on_fatal=self._on_fatal,
         )
         workers = {"score": pipeline.score_workers, "drift": pipeline.drift_workers}
         self.downstream = Downstream(
@@ -196,6 +214,8 @@ class EdgeAgent:
             or not self.session.subscribed.is_set()  # connected, but the broker has not confirmed our filters
             or not self.uploader.available
             or self.writer.blocked_on is not None
+            or self.session.stalled.is_set()
+            or self.session.paused.is_set()
         )
         return "DEGRADED" if degraded else "ONLINE"
 
@@ -229,14 +249,26 @@ class EdgeAgent:
     def gauges(self) -> dict[str, Any]:
         return {
             "queue_depths": self.queue_depths(),
-            "spool_bytes": {kind: self.usage.used(kind) for kind in _KINDS},
+            "spool_bytes": {kind: self.usage.used(kind) for kind in SPOOL_KINDS},
             "backlog": len(self.store.pending()),
             "connected": int(self.session.connected.is_set()),
             "landing_ok": int(self.uploader.available),
         }
 
+    def _pipeline_has_room(self) -> bool:
+        return self.writer.blocked_on is None and len(self.ingress) <= self.ingress.capacity // 2
+
     def _publish_heartbeat(self, raw: bytes) -> bool:
         return self.session.publish(self.settings.heartbeat_topic, raw, qos=1, retain=True) is not None
+
+    def _publish_state(self, status: HeartbeatStatus, wait_s: float) -> bool:
+        """Publish a retained heartbeat now and wait (bounded) until the broker has it."""
+        raw = self.heartbeat.encode(self.heartbeat_state(status))
+        info = self.session.publish(self.settings.heartbeat_topic, raw, qos=1, retain=True) if raw else None
+        if info is None:
+            return False
+        info.wait_for_publish(wait_s)
+        return info.is_published()
 
     def _on_fatal(self, exc: BaseException) -> None:
         self.fatal = exc
@@ -244,63 +276,69 @@ class EdgeAgent:
 
     # --- lifecycle ---
 
-    def _lock_spool(self) -> None:
-        self.settings.spool.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.settings.spool.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RuntimeError(f"spool {self.settings.spool.dir} is in use by another agent") from None
-        self._lock_fd = fd
-
-    def recover(self) -> None:
-        """Make the spool consistent after whatever happened last (crash, kill -9, power loss)."""
-        for kind, spool in self.spools.items():
-            report = spool.recover()
-            for segment in report.to_seal:
-                self.sealer.submit(kind, segment)
-            files = [p for _, p in list_segments(self.segments_dir, kind)]
-            files += [f.path for f in self.store.pending(kind)]
-            if self.conflicts_dir.is_dir():
-                files += [p for p in self.conflicts_dir.rglob(f"{kind}-*.parquet")]
-            self.usage.rescan(kind, files)
-            if report.segments:
-                log.info(
-                    "recovered the %s spool: %d segments, %d records to seal, %d torn bytes cut, next seq %d",
-                    kind,
-                    report.segments,
-                    report.records,
-                    report.torn_bytes,
-                    spool.next_seq,
-                )
-            if report.torn_bytes:
-                self.stats.event("recovered_torn_bytes", report.torn_bytes)
-
     def start(self) -> None:
+        """Start every part; on failure stop what was started, release the spool, and re-raise."""
         log.info("starting edge agent %s with settings %s", self.settings.agent_id, self.settings.redacted())
-        self._lock_spool()
-        self.recover()
-        self.sealer.start()
-        self.uploader.start()
-        self.downstream.start()
-        self.writer.start()
-        self.validate.start()
-        self.session.start()
-        self.heartbeat.start()
-        self.metrics.start()
+        self.spool_dir.lock()  # raises having touched nothing when another agent holds the spool
+        undo: list[Callable[[], None]] = [self._close_spools]
+        try:
+            self.spool_dir.recover(
+                self.spools, sealer=self.sealer, store=self.store, usage=self.usage, stats=self.stats
+            )
+            steps: list[tuple[Callable[[], None], Callable[[], None]]] = [
+                (self.sealer.start, lambda: self.sealer.stop(5.0)),
+                (self.uploader.start, self.uploader.stop),
+                (self.downstream.start, lambda: self.downstream.stop(5.0)),
+                (self.writer.start, self._stop_writer),
+                (self.validate.start, self.validate.stop),
+                (self.pause.start, self.pause.stop),
+                (self.session.start, self.session.disconnect),
+                (self.heartbeat.start, self.heartbeat.stop),
+                (self.metrics.start, self.metrics.stop),
+            ]
+            for begin, end in steps:
+                undo.append(end)
+                begin()
+        except BaseException:
+            log.error("start failed: stopping what was started")
+            for end in reversed(undo):
+                try:
+                    end()
+                except Exception:
+                    log.exception("while undoing a failed start")
+            self.spool_dir.unlock()
+            raise
+        self._running = True
 
     def run(self) -> int:
-        """Start, serve until `stop_requested` (a signal, or a fatal error), stop; returns the exit code."""
+        """Start, serve until `stop_requested` (a signal, or a fatal error), stop; returns the exit code.
+        A failed start raises (having cleaned up after itself)."""
         self.start()
         self.stop_requested.wait()
         return self.stop()
 
+    def _stop_writer(self) -> None:
+        self.capture_queue.close()
+        self.writer.abort()
+        self.writer.join(5.0)
+
+    def _close_spools(self) -> None:
+        for spool in self.spools.values():
+            spool.close()
+
     def stop(self) -> int:
+        """The orderly shutdown; returns the exit code (0 after a clean run). Does nothing unless started."""
+        if not self._running:
+            return 0 if self.fatal is None else 1
+        self._running = False
         budget = self.settings.shutdown
         deadline = time.monotonic() + budget.drain_timeout_s
         log.info("stopping: draining queues")
         self.session.stop_accepting()
+        self.pause.stop()
+        resumed = self.session.paused.is_set()
+        if resumed:
+            self.session.resume()  # only to leave the OFFLINE heartbeat: it takes no message any more
         self.ingress.close()
         if not self.validate.join(max(0.1, deadline - time.monotonic())):
             log.error("validation did not drain in time; the rest stays unacknowledged at the broker")
@@ -309,8 +347,11 @@ class EdgeAgent:
             log.error("the writer did not drain in time (spool full?); the rest stays unacknowledged")
             self.writer.abort()
             self.writer.join(5.0)
+        writer_gone = not self.writer.alive
         self.downstream.stop(5.0)
-        if self.fatal is None:
+        if not writer_gone:  # only the writer touches the spools: leave them to the next start
+            log.critical("the writer is still writing: the open segments are sealed at the next start")
+        elif self.fatal is None:
             self.writer.seal_all()
         if not self.sealer.wait_idle(max(1.0, deadline - time.monotonic())):
             log.error("sealing did not finish in time; the segments are sealed at the next start")
@@ -321,19 +362,14 @@ class EdgeAgent:
         ):
             log.warning("final upload incomplete: %d files wait in the spool", len(self.store.pending()))
         self.heartbeat.stop()
-        final = self.heartbeat.encode(self.heartbeat_state("OFFLINE"))
-        info = (
-            self.session.publish(self.settings.heartbeat_topic, final, qos=1, retain=True) if final else None
-        )
-        if info is not None:
-            info.wait_for_publish(5.0)
+        if resumed:
+            self.session.connected.wait(max(0.1, min(5.0, deadline - time.monotonic())))
+        self._publish_state("OFFLINE", wait_s=5.0)
         self.session.disconnect()
         self.validate.stop()
         self.metrics.stop()
-        for spool in self.spools.values():
-            spool.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if writer_gone:
+            self._close_spools()
+            self.spool_dir.unlock()
         log.info("stopped (%s)", "clean" if self.fatal is None else f"after a fatal error: {self.fatal!r}")
         return 0 if self.fatal is None else 1

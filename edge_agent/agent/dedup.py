@@ -13,33 +13,35 @@ lake deduplicates telemetry on (cell, seq).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Iterable
 
 __all__ = ["DigestWindow"]
 
 
 class DigestWindow:
+    """Recency order: adding a digest already present makes it the newest again (a message written
+    again, without DUP, must be remembered from its latest write)."""
+
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
         self.size = size
-        self._members: set[bytes] = set()
-        self._order: deque[bytes] = deque()
+        self._order: OrderedDict[bytes, None] = OrderedDict()
 
     def __contains__(self, digest: object) -> bool:
-        return digest in self._members
+        return digest in self._order
 
     def __len__(self) -> int:
         return len(self._order)
 
     def add(self, digest: bytes) -> None:
-        if digest in self._members:
+        if digest in self._order:
+            self._order.move_to_end(digest)
             return
-        self._members.add(digest)
-        self._order.append(digest)
+        self._order[digest] = None
         if len(self._order) > self.size:
-            self._members.discard(self._order.popleft())
+            self._order.popitem(last=False)
 
     def extend(self, digests: Iterable[bytes]) -> None:
         for item in digests:

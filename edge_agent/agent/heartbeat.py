@@ -41,6 +41,7 @@ def heartbeat_payload(
     now: float | None = None,
 ) -> dict[str, Any]:
     now = time.time() if now is None else now
+    dropped = stats.snapshot()["dropped"] if stats is not None else {}
     return {
         "agent": agent,
         "status": status,
@@ -51,7 +52,7 @@ def heartbeat_payload(
         "model_version": model_version,
         "counters": stats.topic_counters() if stats is not None else {},
         "queue_depths": queue_depths,
-        "dropped": dict(stats.dropped) if stats is not None else {},
+        "dropped": dropped,
         "spool_bytes": spool_bytes,
         "upload_backlog_files": upload_backlog_files,
         "last_error": last_error,

@@ -5,6 +5,11 @@ there with the same bytes it reports `already_there`; with other bytes it raises
 spool that restarted its sequence numbers, say) so the caller keeps the local file instead of deleting
 data. Every other failure is an exception the uploader treats as "unreachable, retry later". A put is
 verified (size and checksum read back) before it counts as done.
+
+S3: the put carries `Content-MD5` (S3 checks the bytes it received) and the file's SHA-256 as object
+metadata (`x-amz-meta-sha256`). "Same bytes" means the same size and the same SHA-256 metadata; the ETag
+is compared with the MD5 only for an object without that metadata, because with SSE-KMS or SSE-C (and
+for multipart uploads) the ETag is not an MD5.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Literal
 
-from edge_agent.agent.fsutil import fsync_dir, makedirs_durable, temp_path_for
 from edge_agent.agent.settings import LandingSettings
+from edge_agent.fsutil import file_sha256, fsync_dir, makedirs_durable, temp_path_for
 
 __all__ = ["LandingConflict", "LandingZone", "LocalLanding", "PutOutcome", "S3Landing", "open_landing"]
 
 PutOutcome = Literal["uploaded", "already_there"]
+_SHA256_METADATA = "sha256"
 
 
 class LandingConflict(Exception):
@@ -35,14 +41,6 @@ class LandingZone(ABC):
     def put(self, relative_path: str, local: Path) -> PutOutcome: ...
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class LocalLanding(LandingZone):
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -50,9 +48,9 @@ class LocalLanding(LandingZone):
 
     def put(self, relative_path: str, local: Path) -> PutOutcome:
         target = self.root / relative_path
-        expected = _sha256(local)
+        expected = file_sha256(local)
         if target.exists():
-            if _sha256(target) == expected:
+            if file_sha256(target) == expected:
                 return "already_there"
             raise LandingConflict(f"{target} exists with other content")
         makedirs_durable(target.parent)
@@ -66,13 +64,13 @@ class LocalLanding(LandingZone):
             try:
                 os.link(temp, target)  # fails if the name exists: a put never overwrites
             except FileExistsError:
-                if _sha256(target) == expected:
+                if file_sha256(target) == expected:
                     return "already_there"
                 raise LandingConflict(f"{target} appeared with other content") from None
         finally:
             temp.unlink(missing_ok=True)
         fsync_dir(target.parent)
-        if _sha256(target) != expected:
+        if file_sha256(target) != expected:
             raise OSError(f"{target} does not read back as written")
         return "uploaded"
 
@@ -99,8 +97,13 @@ class S3Landing(LandingZone):
             raise
 
     @staticmethod
-    def _same(head: dict[str, Any], size: int, md5_hex: str) -> bool:
-        return int(head.get("ContentLength", -1)) == size and str(head.get("ETag", "")).strip('"') == md5_hex
+    def _same(head: dict[str, Any], size: int, md5_hex: str, sha256_hex: str) -> bool:
+        if int(head.get("ContentLength", -1)) != size:
+            return False
+        recorded = (head.get("Metadata") or {}).get(_SHA256_METADATA)
+        if recorded is not None:
+            return bool(recorded == sha256_hex)
+        return str(head.get("ETag", "")).strip('"') == md5_hex  # written by someone else: MD5 or nothing
 
     def put(self, relative_path: str, local: Path) -> PutOutcome:
         from botocore.exceptions import ClientError
@@ -108,9 +111,10 @@ class S3Landing(LandingZone):
         key = self.key_for(relative_path)
         body = local.read_bytes()
         md5 = hashlib.md5(body, usedforsecurity=False)
+        sha256 = hashlib.sha256(body).hexdigest()
         existing = self._head(key)
         if existing is not None:
-            if self._same(existing, len(body), md5.hexdigest()):
+            if self._same(existing, len(body), md5.hexdigest(), sha256):
                 return "already_there"
             raise LandingConflict(f"s3://{self.bucket}/{key} exists with other content")
         try:
@@ -119,17 +123,18 @@ class S3Landing(LandingZone):
                 Key=key,
                 Body=body,
                 ContentMD5=base64.b64encode(md5.digest()).decode(),
+                Metadata={_SHA256_METADATA: sha256},
                 IfNoneMatch="*",
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
                 raise
             raced = self._head(key)
-            if raced is not None and self._same(raced, len(body), md5.hexdigest()):
+            if raced is not None and self._same(raced, len(body), md5.hexdigest(), sha256):
                 return "already_there"
             raise LandingConflict(f"s3://{self.bucket}/{key} appeared with other content") from None
         stored = self._head(key)
-        if stored is None or not self._same(stored, len(body), md5.hexdigest()):
+        if stored is None or not self._same(stored, len(body), md5.hexdigest(), sha256):
             raise OSError(f"s3://{self.bucket}/{key} does not read back as written")
         return "uploaded"
 

@@ -15,12 +15,26 @@ import orjson
 
 from edge_agent.contract import ContractValidator
 
-__all__ = ["UNKNOWN_TOPIC_KEY", "Message", "Verdict", "classify", "digest"]
+__all__ = [
+    "SPOOL_KINDS",
+    "UNKNOWN_TOPIC_KEY",
+    "VALIDATOR_ERROR",
+    "Message",
+    "SpoolKind",
+    "Verdict",
+    "classify",
+    "digest",
+]
+
+VALIDATOR_ERROR = "validator_error"
+"""Quarantine reason of a message the validator failed on (an agent bug; the contract's kinds are in
+`edge_agent.contract.ErrorKind`)."""
 
 UNKNOWN_TOPIC_KEY = "_unknown"
 """Counter key of every topic outside the contract (the heartbeat schema names it)."""
 
 SpoolKind = Literal["capture", "quarantine"]
+SPOOL_KINDS: tuple[SpoolKind, SpoolKind] = ("capture", "quarantine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +60,13 @@ class Verdict:
 
 
 def classify(validator: ContractValidator, topic: str, payload: bytes) -> Verdict:
-    """The stored verdict of one message. Never raises on bad input (the validator does not)."""
-    checked = validator.check(topic, payload)
+    """The stored verdict of one message. Never raises: should the validator itself fail (a bug, not bad
+    input: it refuses bad input with a verdict), the message goes to quarantine as `validator_error` with
+    the exception as the reason, instead of stopping the stage that classifies it."""
+    try:
+        checked = validator.check(topic, payload)
+    except Exception as exc:
+        return Verdict(None, None, VALIDATOR_ERROR, "$", f"the validator failed: {exc!r}"[:1000])
     parameters = orjson.dumps(dict(checked.parameters)).decode() if checked.parameters else None
     if checked.error is None:
         return Verdict(checked.channel, parameters)

@@ -14,31 +14,39 @@
   acks (measured here; eclipse-mosquitto#2301), and QoS 0 and MQTT 3.1.1 have no such cap at all. The
   bound is the ingress queue: when it is full `on_message` waits, paho stops reading the socket and TCP
   pushes back on the broker, which keeps the messages. Waits are counted (`BatchQueue.full_waits`).
+  MQTT 5 `MaximumPacketSize` keeps huge payloads from reaching us at all (see `settings`).
+- Stalls: `on_message` waits for room at most `keepalive_s / 4`. Paho's threaded loop writes to the
+  socket only from the network thread, so a longer wait would starve PINGREQ, PUBACK and heartbeat, and
+  the broker would declare us dead (the Will) while we are alive, just full. After such a wait the
+  message is left unacknowledged (QoS 1: the broker redelivers it; QoS 0: dropped and counted, as QoS 0
+  allows), `stalled` is set and every further message is refused at once until `CapturePause` (see
+  `pause`) has announced DEGRADED and disconnected cleanly: the broker keeps the session, discards the
+  Will, and redelivers once we `resume`.
 - Reconnects: paho's own loop, with the delay re-armed from our callbacks to a full-jitter exponential
   backoff between `reconnect_min_s` and `reconnect_max_s`.
-- Subscriptions: the filters of the channels the contract says the agent receives; re-subscribed only
-  when the broker reports no session (a present session still has them).
+- Subscriptions: the filters of the channels the contract says the agent receives. Sent after every
+  connect until the broker has confirmed them once in this process (a resumed session may not hold them:
+  the first connection can drop before its SUBACK); MQTT 5 with `retain_handling=1`, so a resumed
+  subscription does not send the retained messages again.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from edge_agent.agent.backoff import jittered_backoff
 from edge_agent.agent.buffers import BatchQueue, QueueClosed
 from edge_agent.agent.messages import Message
 from edge_agent.agent.settings import EdgeSettings
 from edge_agent.agent.stats import Stats
-from edge_agent.mqtt_endpoint import MqttEndpoint, new_client
+from edge_agent.mqtt_endpoint import MqttEndpoint, connect_properties, new_client
 
 __all__ = ["MqttSession", "endpoint_from_settings"]
 
@@ -71,25 +79,34 @@ class MqttSession:
         subscriptions: list[str],
         will_payload: bytes,
         on_connected: Callable[[], None],  # once connected AND subscribed
+        on_stalled: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.endpoint = endpoint_from_settings(settings)
         self.ingress = ingress
         self.stats = stats
-        self.subscriptions = subscriptions
+        self.subscriptions = list(subscriptions)
         self.on_connected = on_connected
+        self.on_stalled = on_stalled
+        self.stall_s = settings.mqtt.keepalive_s / 4
         self.generation = 0
         self.session_present = False
         self.connected_at = 0.0
         """time.monotonic() of the last accepted CONNACK."""
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        """Set once the broker holds our subscriptions (SUBACK, or a resumed session): from then on every
-        matching publication is queued for us, even while we are away."""
+        """Set once the broker holds our subscriptions (SUBACK): from then on every matching publication
+        is queued for us, even while we are away."""
+        self.stalled = threading.Event()
+        """The pipeline took no message for `stall_s`: messages are refused until `resume()`."""
+        self.paused = threading.Event()
+        """Disconnected on purpose (see `pause`)."""
+        self._suback_seen = False
         self._disconnected = threading.Event()
         self._ack_lock = threading.Lock()
         self._accepting = True
         self._closing = False
+        self._pausing = False
         self._attempts = 0
         client = new_client(self.endpoint, settings.client_id, clean_start=False, manual_ack=True)
         client.will_set(settings.heartbeat_topic, will_payload, qos=1, retain=True)
@@ -107,20 +124,19 @@ class MqttSession:
         mqtt_settings = self.settings.mqtt
         kwargs: dict[str, Any] = {"keepalive": mqtt_settings.keepalive_s}
         if mqtt_settings.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = mqtt_settings.session_expiry_s
-            props.ReceiveMaximum = mqtt_settings.receive_maximum
             kwargs["clean_start"] = False
-            kwargs["properties"] = props
+            kwargs["properties"] = connect_properties(
+                self.endpoint,
+                mqtt_settings.session_expiry_s,
+                receive_maximum=mqtt_settings.receive_maximum,
+                maximum_packet_size=self.settings.mqtt_maximum_packet_bytes,
+            )
         self.client.connect_async(self.endpoint.host, self.endpoint.port, **kwargs)
         self.client.loop_start()
 
     def _arm_backoff(self) -> None:
         mqtt_settings = self.settings.mqtt
-        ceiling = min(
-            mqtt_settings.reconnect_max_s, mqtt_settings.reconnect_min_s * 2 ** min(self._attempts, 16)
-        )
-        delay = random.uniform(mqtt_settings.reconnect_min_s, max(mqtt_settings.reconnect_min_s, ceiling))
+        delay = jittered_backoff(self._attempts, mqtt_settings.reconnect_min_s, mqtt_settings.reconnect_max_s)
         self._attempts += 1
         # Re-armed, paho waits min_delay before its next attempt; it takes any number of seconds.
         self.client.reconnect_delay_set(cast(int, delay), cast(int, delay))
@@ -139,13 +155,15 @@ class MqttSession:
         self.session_present = bool(flags.session_present)
         self._attempts = 0
         self._arm_backoff()
-        if self.session_present:
+        resumed = self.session_present and self._suback_seen
+        if resumed:
             self.subscribed.set()
         else:
-            self.subscribed.clear()  # the broker lost our session (expired, or a first start)
+            self.subscribed.clear()
             qos = self.settings.mqtt.qos
             if self.endpoint.protocol == "5":
-                client.subscribe([(f, SubscribeOptions(qos=qos)) for f in self.subscriptions])
+                options = SubscribeOptions(qos=qos, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+                client.subscribe([(f, options) for f in self.subscriptions])
             else:
                 filters: list[tuple[str, int]] = [(f, qos) for f in self.subscriptions]
                 client.subscribe(filters)
@@ -154,7 +172,7 @@ class MqttSession:
             "connected to %s (session %s)", self.endpoint.url, "resumed" if self.session_present else "new"
         )
         self.connected.set()
-        if self.session_present:
+        if resumed:
             self.on_connected()
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
@@ -164,6 +182,7 @@ class MqttSession:
             log.error("broker refused subscriptions %s: %s", self.subscriptions, refused)
         else:
             log.info("subscribed to %s", self.subscriptions)
+            self._suback_seen = True
             self.subscribed.set()
             self.on_connected()
 
@@ -172,7 +191,7 @@ class MqttSession:
             self.generation += 1
         self.connected.clear()
         self._disconnected.set()
-        if self._closing:
+        if self._closing or self._pausing:
             return
         self.stats.event("disconnects")
         self.stats.error(f"disconnected from {self.endpoint.url}: {reason}")
@@ -188,6 +207,9 @@ class MqttSession:
         if not self._accepting:
             self.stats.event("deferred_on_shutdown")  # not acknowledged: the broker redelivers it
             return
+        if self.stalled.is_set():
+            self._refuse(msg.qos)
+            return
         try:
             topic = msg.topic
         except UnicodeDecodeError:
@@ -202,13 +224,34 @@ class MqttSession:
             self.generation,
             time.time(),
         )
+        deadline = time.monotonic() + self.stall_s
         try:
-            while not self.ingress.put(message, timeout_s=0.5):
+            while not self.ingress.put(message, timeout_s=min(0.25, self.stall_s)):
                 if not self._accepting:
                     self.stats.event("deferred_on_shutdown")
                     return
+                if time.monotonic() >= deadline:
+                    self._refuse(msg.qos)
+                    self._stall()
+                    return
         except QueueClosed:
             self.stats.event("deferred_on_shutdown")
+
+    def _refuse(self, qos: int) -> None:
+        if qos == 0:
+            self.stats.drop("qos0_ingress_full")  # at most once: nobody will send it again
+        else:
+            self.stats.event("deferred_ingress_full")  # unacknowledged: redelivered after the pause
+
+    def _stall(self) -> None:
+        self.stalled.set()
+        self.stats.event("ingress_stalls")
+        self.stats.error(
+            f"the pipeline took no message for {self.stall_s:.1f} s (capture spool full?): pausing "
+            "the broker connection until there is room"
+        )
+        log.warning("ingress full for %.1f s: pausing the broker connection", self.stall_s)
+        self.on_stalled()
 
     # --- called by other threads ---
 
@@ -242,9 +285,28 @@ class MqttSession:
         """Shutdown, step 1: take no new messages (they stay unacknowledged at the broker)."""
         self._accepting = False
 
+    def pause(self, timeout_s: float = 5.0) -> None:
+        """Disconnect on purpose: cleanly, so the broker discards the Will and keeps the session (and
+        queues for it) until `resume()`."""
+        self._pausing = True
+        self.paused.set()
+        self._disconnect(timeout_s)
+        log.info("paused: disconnected from %s until the pipeline has room", self.endpoint.url)
+
+    def resume(self) -> None:
+        """Reconnect after `pause()`; the broker redelivers what we left unacknowledged."""
+        self._pausing = False
+        self.stalled.clear()
+        self.paused.clear()
+        log.info("resuming: reconnecting to %s", self.endpoint.url)
+        self.start()
+
     def disconnect(self, timeout_s: float = 5.0) -> None:
         """Clean disconnect: the broker discards the Will."""
         self._closing = True
+        self._disconnect(timeout_s)
+
+    def _disconnect(self, timeout_s: float) -> None:
         if self.connected.is_set():
             self._disconnected.clear()
             self.client.disconnect()

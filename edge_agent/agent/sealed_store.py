@@ -2,23 +2,26 @@
 
 The folder mirrors the landing zone, so a file's relative path is its landing key. Whoever removes a
 file (the uploader after a verified upload, or the quarantine drop-oldest policy) does it here, so the
-spool usage stays right even when both race for the same file.
+spool usage stays right even when both race for the same file. The uploader `claim`s the file it is
+uploading; drop-oldest passes over a claimed file, so a file is never both uploaded and counted as dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from edge_agent.agent.fsutil import fsync_dir
 from edge_agent.agent.messages import SpoolKind
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
+from edge_agent.fsutil import fsync_dir
 from edge_agent.landing_format import LandingKey, parse_landing_key
 
 __all__ = ["PendingFile", "SealedStore"]
@@ -41,15 +44,33 @@ class SealedStore:
         self.fsync = fsync
         self.tree_lock = threading.Lock()
         """Held while files are created in the tree and while empty folders are pruned from it."""
+        self._claimed: set[Path] = set()
+        self._claims_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def claim(self, file: PendingFile) -> Iterator[None]:
+        """While held, `drop_oldest` leaves the file alone (it is being uploaded)."""
+        with self._claims_lock:
+            self._claimed.add(file.path)
+        try:
+            yield
+        finally:
+            with self._claims_lock:
+                self._claimed.discard(file.path)
 
     def pending(self, kind: SpoolKind | None = None) -> list[PendingFile]:
         """Finished files, oldest capture sequence first (hidden temp files are not finished)."""
         found: list[PendingFile] = []
         if not self.root.is_dir():
             return found
-        for path in self.root.rglob("*.parquet"):
-            if path.name.startswith("."):
-                continue
+        # os.walk, not rglob: folders pruned by an upload meanwhile are skipped, never an error.
+        paths = (
+            Path(folder) / name
+            for folder, _, names in os.walk(self.root)
+            for name in names
+            if name.endswith(".parquet") and not name.startswith(".")
+        )
+        for path in paths:
             try:
                 key = parse_landing_key(path.relative_to(self.root).as_posix())
                 size = path.stat().st_size
@@ -71,7 +92,9 @@ class SealedStore:
             return False
         self.usage.add(file.key.kind, -file.size)
         if self.fsync:
-            fsync_dir(file.path.parent)
+            # a concurrent removal may have pruned the emptied folder: nothing left to make durable then
+            with contextlib.suppress(FileNotFoundError):
+                fsync_dir(file.path.parent)
         self.prune_empty_dirs(file.path.parent)
         return True
 
@@ -94,7 +117,9 @@ class SealedStore:
                 rows = pq.read_metadata(file.path).num_rows
             except (OSError, ValueError):
                 rows = 0
-            if self.remove(file):
+            with self._claims_lock:  # checked and removed at once: a claim cannot slip in between
+                removed = file.path not in self._claimed and self.remove(file)
+            if removed:
                 dropped_rows += rows
                 log.warning(
                     "spool full: dropped %s (%d rows) by the drop-oldest policy", file.path.name, rows

@@ -7,13 +7,14 @@ the network thread; `"thread"` seals in this thread.
 Order matters for crash safety: every landing file of a segment is durable (temp, fsync, rename, fsync
 dir) before the segment is unlinked. A crash in between seals the segment again at the next start, which
 `sealing.seal_segment` makes harmless. A failure (disk full, say) is logged, counted and retried with
-backoff; the segment stays on disk meanwhile, so nothing is lost.
+backoff; the segment stays on disk meanwhile, so nothing is lost. At shutdown the thread is joined before
+its worker is stopped, and a worker that fails while the sealer is stopping is not restarted (it would
+outlive the agent's stop).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -21,12 +22,14 @@ from pathlib import Path
 
 import orjson
 
+from edge_agent.agent.backoff import jittered_backoff
 from edge_agent.agent.child_process import ChildProcess, WorkerGone
-from edge_agent.agent.fsutil import fsync_dir
 from edge_agent.agent.messages import SpoolKind
 from edge_agent.agent.sealing import seal_segment
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
+from edge_agent.agent.supervision import FatalHandler, restart_worker, start_stage
+from edge_agent.fsutil import fsync_dir
 
 __all__ = ["Sealer"]
 
@@ -44,6 +47,7 @@ class Sealer:
         usage: SpoolUsage,
         stats: Stats,
         on_sealed: Callable[[], None],
+        on_fatal: FatalHandler,
         fsync: bool = True,
         in_process: bool = True,
     ) -> None:
@@ -54,6 +58,7 @@ class Sealer:
         self.usage = usage
         self.stats = stats
         self.on_sealed = on_sealed
+        self.on_fatal = on_fatal
         self.fsync = fsync
         self._pending: deque[tuple[SpoolKind, Path]] = deque()
         self._cond = threading.Condition()
@@ -73,8 +78,7 @@ class Sealer:
     def start(self) -> None:
         if self.worker is not None:
             self.worker.start()
-        self._thread = threading.Thread(target=self._run, name="sealer", daemon=True)
-        self._thread.start()
+        self._thread = start_stage("sealer", self._run, stats=self.stats, on_fatal=self.on_fatal)
 
     def wait_idle(self, timeout_s: float) -> bool:
         """True once every submitted segment is sealed."""
@@ -82,11 +86,14 @@ class Sealer:
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout_s)
 
     def stop(self, timeout_s: float) -> None:
+        """Stop the thread, then its worker (a worker stopped first would be restarted by the thread)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.error("the sealer did not stop within %.1f s; stopping its worker anyway", timeout_s)
         if self.worker is not None:
             self.worker.stop()
 
@@ -131,14 +138,6 @@ class Sealer:
         log.info("sealed %s: %d rows in %d files", segment.name, rows, len(files))
         return rows
 
-    def _restart_worker(self) -> None:
-        assert self.worker is not None
-        self.stats.event("seal_worker_restarts")
-        try:
-            self.worker.restart()
-        except (OSError, RuntimeError, TimeoutError) as exc:
-            log.error("restarting the seal worker failed: %s", exc)
-
     def _run(self) -> None:
         failures = 0
         while True:
@@ -152,9 +151,14 @@ class Sealer:
                 self.seal_now(kind, segment)
             except Exception as exc:
                 if self.worker is not None and isinstance(exc, WorkerGone):
-                    self._restart_worker()
+                    if self._stopping:  # the segment stays on disk: sealed at the next start
+                        with self._cond:
+                            self._busy = False
+                            self._cond.notify_all()
+                        return
+                    restart_worker(self.worker, stats=self.stats, event="seal_worker_restarts", cause=exc)
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0)
+                delay = jittered_backoff(failures - 1, 0.5, 30.0)
                 self.stats.event("seal_failures")
                 self.stats.error(f"sealing {segment.name} failed: {exc!r}; retrying in {delay:.1f} s")
                 log.exception("sealing %s failed; retrying in %.1f s", segment.name, delay)

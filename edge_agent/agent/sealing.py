@@ -18,9 +18,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edge_agent.agent.fsutil import makedirs_durable, replace_atomically
 from edge_agent.agent.messages import SpoolKind
 from edge_agent.agent.record_codec import SegmentHeader, SpoolRecord, scan
+from edge_agent.fsutil import makedirs_durable, replace_atomically
 from edge_agent.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, LandingKey, landing_key
 
 __all__ = ["SealedFile", "build_table", "seal_segment"]

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_agent.agent.dedup import DigestWindow
-from edge_agent.agent.fsutil import fsync_dir, replace_atomically
 from edge_agent.agent.messages import Message, SpoolKind
 from edge_agent.agent.record_codec import encode_header, encode_record, scan
 from edge_agent.agent.spool_usage import SpoolUsage
+from edge_agent.fsutil import fsync_dir, replace_atomically
 
 __all__ = ["RecoveryReport", "SegmentSpool", "list_segments"]
 
@@ -86,10 +86,6 @@ class SegmentSpool:
     @property
     def active_path(self) -> Path | None:
         return self._path
-
-    @property
-    def active_records(self) -> int:
-        return self._records
 
     def recover(self) -> RecoveryReport:
         """Bring the spool back to a consistent state and open the active segment."""

@@ -3,7 +3,8 @@
 Precedence (highest first): environment (`EDGE_MQTT__PORT=1884`, nested fields joined by `__`), the YAML
 file, then defaults. Unknown keys are errors, so a typo stops the start instead of being ignored.
 Secrets (`mqtt.password`, `landing.aws_secret_access_key`) are `SecretStr`: they print as `**********`
-and `redacted()` is what gets logged. Put them in the environment, not in the file.
+and `redacted()` is what gets logged. They come only from the environment: `load_settings` refuses a
+file that holds one, naming the field and the variable to use instead.
 
 Decisions:
 - `pipeline.validate_mode = "process"` by default: validation runs in worker processes because the
@@ -12,7 +13,11 @@ Decisions:
   (about 70 instead of 140 us), and that process is what limits throughput when another core is free.
 - `mqtt.receive_maximum` asks the broker (MQTT 5) to keep at most that many QoS 1 messages
   unacknowledged with us; it must fit in the ingress queue. The ingress queue, not the broker, is the
-  bound memory relies on (see `mqtt_session`).
+  bound memory relies on (see `mqtt_session`): `ingress_capacity` messages or `queue_max_bytes` of
+  payload, whichever comes first (the capture queue likewise).
+- MQTT 5 `MaximumPacketSize` is 4 x `pipeline.max_payload_bytes` (`mqtt_maximum_packet_bytes`): payloads a
+  little too large still reach us and are quarantined as `too_large`; much larger ones are discarded by
+  the broker (Mosquitto logs it) instead of costing us memory.
 """
 
 from __future__ import annotations
@@ -89,6 +94,9 @@ class PipelineSettings(_Section):
     group_commit_max: int = Field(default=2000, ge=1, description="Most messages made durable by one fsync.")
     max_payload_bytes: int = Field(
         default=MiB, ge=1024, description="Larger payloads are quarantined as too_large."
+    )
+    queue_max_bytes: int = Field(
+        default=64 * MiB, ge=MiB, description="Payload bytes the ingress and the capture queue may each hold."
     )
     max_counter_topics: int = Field(
         default=1000, ge=1, description="Distinct topics counted; the rest under _other."
@@ -215,6 +223,11 @@ class EdgeSettings(BaseSettings):
     def heartbeat_topic(self) -> str:
         return f"{self.line_prefix}/_edge/{self.agent_id}/heartbeat"
 
+    @property
+    def mqtt_maximum_packet_bytes(self) -> int:
+        """MQTT 5 `MaximumPacketSize` asked of the broker (see the module docstring)."""
+        return 4 * self.pipeline.max_payload_bytes
+
     def redacted(self) -> dict[str, Any]:
         """What may be logged: secrets masked."""
         return self.model_dump(mode="json")
@@ -238,5 +251,24 @@ def load_settings(config: Path | str | None = None) -> EdgeSettings:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ValueError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
+        _refuse_secrets(loaded, path)
         data = loaded
     return EdgeSettings(**data)
+
+
+_SECRETS = (("mqtt", "password"), ("landing", "aws_secret_access_key"))
+
+
+def _refuse_secrets(loaded: dict[str, Any], path: Path) -> None:
+    """A secret in a file ends up in backups, images and version control: only the environment may hold it."""
+    found = [
+        f"{section}.{key}"
+        for section, key in _SECRETS
+        if isinstance(loaded.get(section), dict) and key in loaded[section]
+    ]
+    if found:
+        variables = ", ".join(f"EDGE_{name.upper().replace('.', '__')}" for name in found)
+        raise ValueError(
+            f"config file {path} holds secrets ({', '.join(found)}): remove them from the file and set "
+            f"{variables} in the environment instead"
+        )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -29,7 +28,6 @@ _LAST_ERROR_MAX = 1900
 
 class Stats:
     def __init__(self, max_topics: int = 1000) -> None:
-        self.started = time.time()
         self.max_topics = max_topics
         self._lock = threading.Lock()
         self._topics: dict[str, list[int]] = {}
@@ -37,7 +35,6 @@ class Stats:
         self.dropped: Counter[str] = Counter()
         self.events: Counter[str] = Counter()
         self.last_error: str | None = None
-        self.last_error_at = 0.0
         self._latency_counts = [0] * (len(LATENCY_BUCKETS_S) + 1)
         self._latency_sum = 0.0
 
@@ -80,7 +77,6 @@ class Stats:
     def error(self, message: str) -> None:
         with self._lock:
             self.last_error = message[:_LAST_ERROR_MAX]
-            self.last_error_at = time.time()
             self.events["errors"] += 1
 
     def observe_latencies(self, seconds: Iterable[float]) -> None:

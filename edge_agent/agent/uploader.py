@@ -1,28 +1,35 @@
 """Store-and-forward: sealed files to the landing zone, retrying with jittered backoff while unreachable.
 
 A local file is deleted only after the landing zone confirmed it (a verified put, or the same bytes
-already there). A name conflict (other bytes under the same name) is never overwritten: the file moves to
-`<spool>/conflicts/` and is reported, for a human to look at.
+already there). Two kinds of file are set aside instead, each for a human to look at, and the pass goes
+on with the next file:
+- a name conflict (other bytes under the same name) is never overwritten: the file moves to
+  `<spool>/conflicts/`;
+- a sealed file that cannot be read back (bit rot, a torn copy) moves to `<spool>/corrupt/`; otherwise,
+  being the oldest, it would fail every pass and stop every upload behind it.
+Only a failure of the landing zone itself makes it "unreachable" (backoff, heartbeat DEGRADED).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from edge_agent.agent.fsutil import makedirs_durable
+from edge_agent.agent.backoff import jittered_backoff
 from edge_agent.agent.landing import LandingConflict, LandingZone
 from edge_agent.agent.messages import UNKNOWN_TOPIC_KEY
 from edge_agent.agent.sealed_store import PendingFile, SealedStore
 from edge_agent.agent.settings import LandingSettings
 from edge_agent.agent.stats import Stats
+from edge_agent.agent.supervision import FatalHandler, start_stage
+from edge_agent.fsutil import makedirs_durable
 
 __all__ = ["Uploader"]
 
@@ -42,6 +49,15 @@ def _topic_counts(path: Path) -> Counter[str]:
     return counts
 
 
+def _free_name(target: Path) -> Path:
+    """`target`, or `<stem>.<n><suffix>` when an earlier file set aside under that name is still there."""
+    candidate, n = target, 0
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{target.stem}.{n}{target.suffix}")
+    return candidate
+
+
 class Uploader:
     def __init__(
         self,
@@ -49,16 +65,19 @@ class Uploader:
         landing: LandingZone,
         *,
         conflicts_dir: Path,
+        corrupt_dir: Path,
         settings: LandingSettings,
         stats: Stats,
+        on_fatal: FatalHandler,
     ) -> None:
         self.store = store
         self.landing = landing
         self.conflicts_dir = conflicts_dir
+        self.corrupt_dir = corrupt_dir
         self.settings = settings
         self.stats = stats
+        self.on_fatal = on_fatal
         self.available = True
-        self.backlog_files = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,18 +88,13 @@ class Uploader:
         self._wake.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
-        self._thread.start()
+        self._thread = start_stage("uploader", self._run, stats=self.stats, on_fatal=self.on_fatal)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-
-    def _backoff_s(self) -> float:
-        ceiling = min(self.settings.retry_max_s, self.settings.retry_min_s * 2 ** min(self._failures, 16))
-        return random.uniform(self.settings.retry_min_s, max(self.settings.retry_min_s, ceiling))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -89,34 +103,42 @@ class Uploader:
             if ok:
                 self._wake.wait(self.settings.scan_interval_s)
                 continue
-            wait_s = self._backoff_s()
+            wait_s = jittered_backoff(self._failures, self.settings.retry_min_s, self.settings.retry_max_s)
             log.warning("landing zone %s unreachable; next attempt in %.1f s", self.landing.url, wait_s)
             self._stopping.wait(wait_s)  # new files do not cut a backoff short
 
     def upload_pass(self, deadline: float | None) -> bool:
-        """Upload every pending file, oldest first. False at the first failure (stop and back off)."""
-        with self._lock:
-            pending = self.store.pending()
-            self.backlog_files = len(pending)
-            for file in pending:
+        """Upload every pending file, oldest first. False at the first failure (stop and back off), or
+        when `deadline` (monotonic) passes, also while waiting for a pass of the thread to finish."""
+        wait_s = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._lock.acquire(timeout=wait_s):
+            return False
+        try:
+            for file in self.store.pending():
                 if self._stopping.is_set() and deadline is None:
                     return True
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
-                if not self._upload_one(file):
-                    return False
-                self.backlog_files -= 1
+                with self.store.claim(file):
+                    if not self._upload_one(file):
+                        return False
             return True
+        finally:
+            self._lock.release()
 
     def _upload_one(self, file: PendingFile) -> bool:
         relative = file.key.relative_path
         try:
             counts = _topic_counts(file.path)
-            outcome = self.landing.put(relative, file.path)
         except FileNotFoundError:
-            return True  # dropped by the quarantine policy meanwhile: nothing to upload
+            return True  # dropped by the quarantine policy before we claimed it: nothing to upload
+        except (OSError, pa.ArrowException) as exc:
+            self._set_aside(file, self.corrupt_dir, "unreadable_files", f"unreadable sealed file: {exc!r}")
+            return True
+        try:
+            outcome = self.landing.put(relative, file.path)
         except LandingConflict as exc:
-            self._set_aside(file, str(exc))
+            self._set_aside(file, self.conflicts_dir, "upload_conflicts", f"landing conflict: {exc}")
             return True
         except Exception as exc:
             self._failures += 1
@@ -138,11 +160,13 @@ class Uploader:
         log.debug("uploaded %s (%s)", relative, outcome)
         return True
 
-    def _set_aside(self, file: PendingFile, reason: str) -> None:
-        target = self.conflicts_dir / file.key.relative_path
+    def _set_aside(self, file: PendingFile, folder: Path, event: str, reason: str) -> None:
+        """Move the file out of the upload queue, keeping its bytes (and so its spool usage)."""
+        target = folder / file.key.relative_path
         makedirs_durable(target.parent)
-        file.path.replace(target)  # the bytes stay on disk, so they stay counted in the spool usage
+        target = _free_name(target)  # never replace an earlier file set aside under the same name
+        file.path.replace(target)
         self.store.prune_empty_dirs(file.path.parent)
-        self.stats.event("upload_conflicts")
-        self.stats.error(f"landing conflict, file kept in {target}: {reason}")
-        log.error("landing conflict: %s; kept the local file in %s", reason, target)
+        self.stats.event(event)
+        self.stats.error(f"{reason}; file kept in {target}")
+        log.error("%s; kept the local file in %s", reason, target)

@@ -5,7 +5,8 @@ Two modes, chosen by `pipeline.validate_mode`:
   at a time. The paho network thread is pure Python and needs most of one core; validating under the
   same GIL halves the rate, while a worker process runs on the other core (`benchmarks/edge_ingest.py`).
   A worker that dies is restarted and its batch resent; after three failures on the same batch the
-  batch is classified in-thread, so a poison message can never wedge the pipeline.
+  batch is classified in-thread, so a poison message can never wedge the pipeline. A worker that fails
+  while the stage is stopping is not restarted: its batch stays unacknowledged at the broker.
 - `thread`: classify in `validate_workers` threads of the agent process (no extra processes; slower
   on multi-core machines because of the GIL, fine on one core).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from pathlib import Path
 
 from edge_agent.agent.buffers import BatchQueue, QueueClosed
@@ -21,6 +23,7 @@ from edge_agent.agent.child_process import ChildProcess, WorkerGone
 from edge_agent.agent.messages import Message, Verdict, classify, digest
 from edge_agent.agent.settings import PipelineSettings
 from edge_agent.agent.stats import Stats
+from edge_agent.agent.supervision import FatalHandler, restart_worker, start_stage
 from edge_agent.agent.worker_protocol import encode_batch
 from edge_agent.contract import ContractValidator
 
@@ -41,12 +44,15 @@ class ValidateStage:
         contract_path: Path | None,
         settings: PipelineSettings,
         stats: Stats,
+        on_fatal: FatalHandler,
     ) -> None:
         self.ingress = ingress
         self.output = output
         self.validator = validator
         self.settings = settings
         self.stats = stats
+        self.on_fatal = on_fatal
+        self._stopping = False
         self.workers: list[ChildProcess] = []
         if settings.validate_mode == "process":
             args = ["--max-payload-bytes", str(settings.max_payload_bytes)]
@@ -69,9 +75,14 @@ class ValidateStage:
         count = self.settings.validate_workers
         for index in range(count):
             worker = self.workers[index] if self.workers else None
-            thread = threading.Thread(target=self._run, args=(worker,), name=f"validate-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._threads.append(
+                start_stage(
+                    f"validate-{index}",
+                    partial(self._run, worker),
+                    stats=self.stats,
+                    on_fatal=self.on_fatal,
+                )
+            )
 
     def join(self, timeout_s: float) -> bool:
         """After the ingress queue is closed: wait until every taken message was handed on."""
@@ -79,7 +90,11 @@ class ValidateStage:
             thread.join(timeout_s)
         return not any(t.is_alive() for t in self._threads)
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the threads, then the workers (a worker stopped under a running thread would be restarted)."""
+        self._stopping = True
+        self.ingress.close()
+        self.join(timeout_s)
         for worker in self.workers:
             worker.stop()
 
@@ -88,20 +103,17 @@ class ValidateStage:
             message.verdict = classify(self.validator, message.topic, message.payload)
             message.digest = digest(message.topic, message.payload)
 
-    def _classify_in(self, worker: ChildProcess, batch: list[Message]) -> None:
-        for attempt in range(1, _ATTEMPTS + 1):
+    def _classify_in(self, worker: ChildProcess, batch: list[Message]) -> bool:
+        """Classify through the worker (in-thread after repeated failures); False when stopping first."""
+        for _ in range(_ATTEMPTS):
             try:
                 results = worker.call(encode_batch([(m.topic, m.payload) for m in batch]))
                 if len(results) != len(batch):
                     raise WorkerGone(f"worker {worker.name} answered {len(results)} of {len(batch)}")
             except WorkerGone as exc:
-                self.stats.event("validate_worker_restarts")
-                self.stats.error(f"validation worker {worker.name} failed ({exc}); restarting it")
-                log.error("validation worker %s failed on attempt %d: %s", worker.name, attempt, exc)
-                try:
-                    worker.restart()
-                except (OSError, RuntimeError, TimeoutError) as start_error:
-                    log.error("restarting validation worker %s failed: %s", worker.name, start_error)
+                if self._stopping:
+                    return False
+                restart_worker(worker, stats=self.stats, event="validate_worker_restarts", cause=exc)
                 continue
             valid = self._valid_verdicts  # one shared Verdict per valid topic: no allocation per message
             for message, result in zip(batch, results, strict=True):
@@ -115,10 +127,11 @@ class ValidateStage:
                 else:
                     message.verdict = Verdict.from_list(result[:5])
                 message.digest = bytes.fromhex(str(result[5]))
-            return
+            return True
         log.error("validating a batch of %d in-thread after %d worker failures", len(batch), _ATTEMPTS)
         self.stats.event("validate_fallback_batches")
         self._classify_here(batch)
+        return True
 
     def _run(self, worker: ChildProcess | None) -> None:
         batch_size = self.settings.validate_batch
@@ -130,8 +143,9 @@ class ValidateStage:
                 continue
             if worker is None:
                 self._classify_here(batch)
-            else:
-                self._classify_in(worker, batch)
+            elif not self._classify_in(worker, batch):
+                self.stats.event("unacknowledged_on_shutdown", len(batch))
+                return
             self.stats.count_verdicts(
                 [(m.counter_key, m.verdict is not None and m.verdict.ok) for m in batch],
                 [m.verdict.error_kind for m in batch if m.verdict is not None and m.verdict.error_kind],

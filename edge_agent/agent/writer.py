@@ -4,8 +4,9 @@ One thread takes a batch of validated messages (up to `group_commit_max`), appen
 (capture or quarantine), makes both durable with one fdatasync each, and only then acknowledges the
 whole group to the broker. Acknowledged therefore means on disk: a `kill -9` after the ack loses
 nothing. Before writing, a QoS 1 redelivery of a message already written is recognised by its digest
-(see `dedup`) and acknowledged without being written twice; a message from a connection that has since
-dropped is checked the same way, because its redelivery may have overtaken it in the pipeline.
+(see `dedup`) and acknowledged without being written twice; a QoS 1 message from a connection that has
+since dropped is checked the same way, because its redelivery may have overtaken it in the pipeline.
+QoS 0 messages are never redelivered, so they are never taken for a redelivery.
 
 Spool-full policy (documented in the README):
 - capture spool full: stop writing and acknowledging (the group stays in hand). The queues fill, the
@@ -20,6 +21,10 @@ Spool-full policy (documented in the README):
 Storage errors: a failed write is cut back and retried (the group stays unacknowledged); a failed fsync
 is fatal (after a failed fsync the kernel may have dropped the pages, so retrying would lie) and stops
 the agent; recovery at the next start reads what really is on disk.
+
+Stopping: after `abort()` the thread finishes the group in hand (or gives up waiting for room) and
+exits; what is still queued stays unacknowledged at the broker. Only this thread touches the spools, so
+the agent seals and closes them only once the thread is gone.
 """
 
 from __future__ import annotations
@@ -29,20 +34,20 @@ import threading
 import time
 from collections.abc import Callable
 
+from edge_agent.agent.backoff import jittered_backoff
 from edge_agent.agent.buffers import BatchQueue
-from edge_agent.agent.messages import Message, SpoolKind
+from edge_agent.agent.messages import SPOOL_KINDS, Message, SpoolKind
 from edge_agent.agent.processors import Downstream
 from edge_agent.agent.sealed_store import SealedStore
 from edge_agent.agent.sealer import Sealer
 from edge_agent.agent.segments import SegmentSpool
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
+from edge_agent.agent.supervision import FatalHandler, start_stage
 
 __all__ = ["CaptureWriter"]
 
 log = logging.getLogger(__name__)
-
-_KINDS: tuple[SpoolKind, SpoolKind] = ("capture", "quarantine")
 
 
 class CaptureWriter:
@@ -60,7 +65,7 @@ class CaptureWriter:
         downstream: Downstream,
         group_max: int,
         quarantine_when_full: str,
-        on_fatal: Callable[[BaseException], None],
+        on_fatal: FatalHandler,
     ) -> None:
         self.queue = queue
         self.spools = spools
@@ -80,8 +85,11 @@ class CaptureWriter:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
-        self._thread.start()
+        self._thread = start_stage("capture-writer", self._run, stats=self.stats, on_fatal=self.on_fatal)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def join(self, timeout_s: float) -> bool:
         """After the queue is closed: wait until every message in it is written and acknowledged."""
@@ -91,37 +99,30 @@ class CaptureWriter:
         return True
 
     def abort(self) -> None:
-        """Give up waiting for spool room (shutdown): what is in hand stays unacknowledged."""
+        """Stop after the group in hand (shutdown): what is still queued stays unacknowledged."""
         self._abort.set()
 
     def seal_all(self) -> None:
         """Close every segment that holds records and hand it to the sealer (shutdown, writer stopped)."""
-        for kind in _KINDS:
+        for kind in SPOOL_KINDS:
             closed = self.spools[kind].rotate()
             if closed is not None:
                 self.sealer.submit(kind, closed)
 
     def _run(self) -> None:
-        try:
-            while True:
-                now = time.monotonic()
-                wait_s = min(0.5, *(s.seconds_until_due(now) for s in self.spools.values()))
-                group = self.queue.get_batch(self.group_max, timeout_s=wait_s)
-                if group:
-                    self._commit(group)
-                self._rotate_due()
-                if not group and self.queue.closed and not len(self.queue):
-                    return
-                if self._abort.is_set() and self.blocked_on is not None:
-                    return
-        except BaseException as exc:
-            log.critical("capture writer stopped: %r", exc, exc_info=True)
-            self.stats.error(f"capture writer stopped: {exc!r}")
-            self.on_fatal(exc)
+        while not self._abort.is_set():
+            now = time.monotonic()
+            wait_s = min(0.5, *(s.seconds_until_due(now) for s in self.spools.values()))
+            group = self.queue.get_batch(self.group_max, timeout_s=wait_s)
+            if group:
+                self._commit(group)
+            self._rotate_due()
+            if not group and self.queue.closed and not len(self.queue):
+                return
 
     def _rotate_due(self) -> None:
         now = time.monotonic()
-        for kind in _KINDS:
+        for kind in SPOOL_KINDS:
             if self.spools[kind].due(now):
                 closed = self.spools[kind].rotate()
                 if closed is not None:
@@ -134,7 +135,7 @@ class CaptureWriter:
         generation = self.current_generation()
         for message in group:
             kind = message.kind
-            suspect = message.dup or message.generation != generation
+            suspect = message.qos > 0 and (message.dup or message.generation != generation)
             if suspect and (message.digest in self.spools[kind].window or message.digest in in_group[kind]):
                 duplicates.append(message)
                 continue
@@ -144,7 +145,7 @@ class CaptureWriter:
 
     def _commit(self, group: list[Message]) -> None:
         to_write, duplicates = self._split(group)
-        for kind in _KINDS:
+        for kind in SPOOL_KINDS:
             if to_write[kind] and not self._wait_for_room(kind):
                 self.stats.event("unacknowledged_on_shutdown", len(group))
                 return
@@ -163,23 +164,23 @@ class CaptureWriter:
 
     def _write_durably(self, to_write: dict[SpoolKind, list[Message]]) -> None:
         failures = 0
-        for kind in _KINDS:
+        for kind in SPOOL_KINDS:
             while to_write[kind]:
                 try:
                     self.spools[kind].append(to_write[kind])
                     break
                 except OSError as exc:
+                    delay = jittered_backoff(failures, 0.1, 5.0)
                     failures += 1
-                    delay = min(5.0, 0.1 * 2**failures)
                     self.stats.event("spool_write_failures")
                     self.stats.error(f"writing the {kind} spool failed: {exc!r}; retrying in {delay:.1f} s")
                     log.error("writing the %s spool failed (%r); retrying in %.1f s", kind, exc, delay)
                     if self._abort.wait(delay):
                         raise
-        for kind in _KINDS:
+        for kind in SPOOL_KINDS:
             if to_write[kind]:
                 self.spools[kind].sync()  # an fsync error propagates: fatal, see the module docstring
-        for kind in _KINDS:
+        for kind in SPOOL_KINDS:
             self.spools[kind].window.extend(m.digest for m in to_write[kind])
 
     def _make_room(self, kind: SpoolKind) -> bool:

@@ -1,6 +1,7 @@
 """The UNS contract library: load the AsyncAPI document, route topics, validate payloads.
 
-Light on purpose (PyYAML, fastjsonschema, orjson): the edge agent and the Dagster assets both import it.
+Light on purpose (PyYAML and orjson; payload schemas are compiled by its own `compiler`, no JSON Schema
+library at run time): the edge agent and the Dagster assets both import it.
 
     contract = load_contract()
     validator = ContractValidator(contract)

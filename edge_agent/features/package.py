@@ -114,13 +114,24 @@ class EdgePackage:
         return WeldScorer.from_thresholds(self.thresholds)
 
 
-def load_package(root: Path, public_key_b64: str | None = None) -> EdgePackage:
-    """Read and verify a package folder: every listed file present with its hash, no unlisted file,
-    and (when a public key is given) a valid signature. Raises `PackageError` naming what is wrong."""
+def load_package(root: Path, public_key_b64: str | None, *, key_id: str | None = None) -> EdgePackage:
+    """Read and verify a package folder: every listed file present with its hash, no unlisted file, a
+    manifest signed with `key_id` (when given) and a signature valid for `public_key_b64`. Raises
+    `PackageError` naming what is wrong.
+
+    The key is required on purpose: `None` skips the signature check and must be written out by the
+    caller (inspecting a package whose key is unknown); anything that serves or promotes a package
+    passes the key it trusts."""
     manifest_path = root / MANIFEST_FILE
     if not manifest_path.is_file():
         raise PackageError(f"{root}: no {MANIFEST_FILE}")
     manifest = json.loads(manifest_path.read_text())
+    signed_with = (manifest.get("signature") or {}).get("key_id")
+    if key_id is not None and signed_with != key_id:
+        raise PackageError(
+            f"{root}: the manifest is signed with key id {signed_with!r}, not {key_id!r}: "
+            "it cannot be verified with that key"
+        )
     listed = {entry["path"]: entry for entry in manifest.get("files", [])}
     for required in (MODEL_FILE, FEATURE_SPEC_FILE, THRESHOLD_FILE):
         if required not in listed:

@@ -94,28 +94,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     drift = {"on": False}
 
+    def stop_on_signal(*_: object) -> None:
+        stop.set()
+
     def toggle_drift(*_: object) -> None:
         drift["on"] = not drift["on"]
         line.set_drift(drift["on"])
         logging.info("drift material %s", "on" if drift["on"] else "off")
 
-    signal.signal(signal.SIGUSR1, toggle_drift)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    if args.drift_after is not None:
-        timer = threading.Timer(args.drift_after, toggle_drift)
-        timer.daemon = True
-        timer.start()
-    report = publish_line(
-        line,
-        endpoint,
-        duration_s=args.duration,
-        max_messages=args.max_messages,
-        speed=args.speed,
-        qos=args.qos,
-        stop=stop,
-        record=False,
-    )
+    handlers = {signal.SIGUSR1: toggle_drift, signal.SIGTERM: stop_on_signal, signal.SIGINT: stop_on_signal}
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    timer = threading.Timer(args.drift_after or 0.0, toggle_drift)
+    timer.daemon = True
+    try:
+        if args.drift_after is not None:
+            timer.start()
+        report = publish_line(
+            line,
+            endpoint,
+            duration_s=args.duration,
+            max_messages=args.max_messages,
+            speed=args.speed,
+            qos=args.qos,
+            stop=stop,
+            record=False,
+        )
+    finally:
+        timer.cancel()
+        for signum, handler in previous.items():  # main() may run inside a larger program (tests)
+            signal.signal(signum, handler)
     for topic, count in sorted(report.per_topic.items()):
         print(f"{count:8d}  {topic}")
     print(f"{report.messages} messages in {report.seconds:.1f} s ({report.rate:.0f} msg/s), all acknowledged")

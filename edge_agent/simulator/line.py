@@ -61,7 +61,9 @@ class _CellStream:
         self._pending: Iterator[TelemetryBatch] = iter(())
 
     def next_batch(self) -> TelemetryBatch | None:
-        for _ in range(2):
+        """The cell's next batch; None once its welds run out. A weld without samples (a replayed
+        record can be empty) gives no batch and is passed over."""
+        while True:
             batch = next(self._pending, None)
             if batch is not None:
                 self._next_seq = batch.seq + 1
@@ -70,7 +72,6 @@ class _CellStream:
             if weld is None:
                 return None
             self._pending = batch_weld(weld, self._batch_size, self._next_seq)
-        return None
 
 
 class WeldLine:

@@ -109,8 +109,11 @@ class SyntheticWeldGenerator:
         if not 0 <= self.anomaly_rate <= 1:
             raise ValueError("anomaly_rate must be within [0, 1]")
         low, high = self.weld_seconds
-        if not 0.5 <= low <= high:
-            raise ValueError("weld_seconds must be (low, high) with 0.5 <= low <= high")
+        if not 0.5 < low <= high:
+            # arc start (0.2 s) and end (0.3 s) must leave a steady state for the defects to act on
+            raise ValueError("weld_seconds must be (low, high) with 0.5 < low <= high")
+        if round(low * self.sample_rate_hz) < 1:
+            raise ValueError("sample_rate_hz x weld_seconds must give every weld at least one sample")
         self._cell_key = int.from_bytes(self.cell.encode()[:16].ljust(16, b"\0"), "little")
         self._next_start_ms = float(self.start_ms)
 
@@ -183,14 +186,22 @@ def _nominal_weld(op: OperatingPoint, n: int, dt: float, rng: np.random.Generato
 
 
 def _steady_span(n: int, dt: float) -> tuple[int, int]:
-    return int(0.2 / dt), n - int(0.3 / dt)
+    """[lo, hi) of the steady state, never empty (at low sample rates a phase is a sample or two)."""
+    lo = min(int(0.2 / dt), n - 1)
+    return lo, max(lo + 1, n - int(0.3 / dt))
+
+
+def _draw(rng: np.random.Generator, low: int, high: int) -> int:
+    """A sample index in [low, high), or `low` when the span is empty (one draw either way, so that the
+    welds after a short one stay the same)."""
+    return int(rng.integers(low, max(high, low + 1)))
 
 
 def _porosity(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
     lo, hi = _steady_span(len(s["current_a"]), dt)
     for _ in range(int(rng.integers(6, 14))):
         width = int(rng.uniform(0.005, 0.02) / dt) + 1
-        at = int(rng.integers(lo, max(hi - width, lo + 1)))
+        at = _draw(rng, lo, hi - width)
         s["voltage_v"][at : at + width] += rng.uniform(6.0, 12.0)
         s["current_a"][at : at + width] -= rng.uniform(30.0, 60.0)
 
@@ -198,7 +209,7 @@ def _porosity(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.r
 def _burn_through(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
     n = len(s["current_a"])
     lo, hi = _steady_span(n, dt)
-    at = int(rng.integers((lo + hi) // 2, hi))
+    at = _draw(rng, (lo + hi) // 2, hi)
     creep = _ramp(n, lo, at - lo)
     s["current_a"] *= 1.0 + 0.25 * creep
     width = int(rng.uniform(0.05, 0.1) / dt)
@@ -210,7 +221,7 @@ def _burn_through(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: 
 def _wire_stick(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
     n = len(s["current_a"])
     lo, hi = _steady_span(n, dt)
-    at = int(rng.integers(lo, hi))
+    at = _draw(rng, lo, hi)
     length = min(int(rng.uniform(0.1, 0.3) / dt), n - at)
     s["voltage_v"][at : at + length] = rng.uniform(0.8, 2.0) + rng.normal(0, 0.2, length)
     s["current_a"][at : at + length] = op.current_a * 1.8 + rng.normal(0, 10.0, length)
@@ -220,7 +231,7 @@ def _wire_stick(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np
 def _gas_loss(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
     n = len(s["current_a"])
     lo, hi = _steady_span(n, dt)
-    at = int(rng.integers(lo, (lo + hi) // 2))
+    at = _draw(rng, lo, (lo + hi) // 2)
     decay = _ramp(n, at, int(0.2 / dt))
     s["gas_flow_l_min"] = s["gas_flow_l_min"] * (1.0 - 0.93 * decay)
     s["voltage_v"] += decay * rng.normal(0, 1.5, n)

@@ -1,8 +1,8 @@
 """`mlops evaluate`: train on a normal CSV export, score another one row by row (bring your own data).
 
 Runs the asset graph's feature, training, threshold and scoring code (`mlops_assets.ml`) on two files;
-writes one row per test row, in input order, with `score` and `is_anomaly`; prints metrics when the
-test file has labels. Heavy imports happen inside `run`, so `mlops --help` stays fast.
+writes one row per data row of the test file (blank lines are not rows), in input order, with `score`
+and `is_anomaly`; prints metrics when the test file has labels. Heavy imports happen inside `run`, so `mlops --help` stays fast.
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--time-column", help="time column (auto-detected when omitted); never a signal")
     p.add_argument("--sep", help="field separator (sniffed from the first line when omitted)")
+    p.add_argument(
+        "--no-header",
+        action="store_true",
+        help="the files have no header line (by default: a first line with text where the second has "
+        "numbers or dates names the columns)",
+    )
     p.add_argument("--window", type=int, help="rows per window (chosen from the data when omitted)")
     p.add_argument("--threshold-method", choices=["pot", "quantile", "mean_std"], default="pot")
     p.add_argument("--seed", type=int, default=7)
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             time_column=args.time_column,
             sep=args.sep,
             options=options,
+            header=False if args.no_header else None,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"mlops evaluate: error: {exc}", file=sys.stderr)

@@ -2,8 +2,9 @@
 
 A landing file (capture or quarantine, `edge_agent.landing_format`) becomes rows of
 `raw_uns_captures`: the captured message (topic, channel parameters, payload bytes, receive time,
-agent) plus `file_id`, `file_kind`, the edge's refusal reason for quarantine files, and the Delta
-partition columns `date` (the landing day) and `line` (the landing folder's line).
+agent) plus `file_id` (the file's path under the landing root, `landing_file_id`), `file_kind`,
+the edge's refusal reason for quarantine files, and the Delta partition columns `date` (the landing
+day) and `line` (the landing folder's line).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from edge_agent.landing_format import CAPTURE_SCHEMA, LandingKey
+from mlops_assets.landing.zone import landing_file_id
 
 __all__ = ["BRONZE_SCHEMA", "LandingFileError", "bronze_rows"]
 
@@ -58,7 +60,7 @@ def bronze_rows(table: pa.Table, key: LandingKey, *, ingested_at: dt.datetime) -
     assert isinstance(frame, pl.DataFrame)
     quarantine = key.kind == "quarantine"
     return frame.select(
-        pl.lit(key.file_id).alias("file_id"),
+        pl.lit(landing_file_id(key)).alias("file_id"),
         pl.lit(key.kind).alias("file_kind"),
         pl.col("agent").cast(pl.String),
         pl.col("capture_seq").cast(pl.Int64),

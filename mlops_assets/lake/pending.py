@@ -26,8 +26,8 @@ class PendingPartition:
     file_ids: tuple[str, ...]
 
     @property
-    def run_key(self) -> str:
-        """Stable for the same set of pending files, so a sensor asks for each set once."""
+    def pending_set(self) -> str:
+        """Names this set of pending files: the same files give the same key (`day|line|digest`)."""
         digest = hashlib.sha1("\n".join(self.file_ids).encode()).hexdigest()[:16]
         return f"{self.day.isoformat()}|{self.line}|{digest}"
 
@@ -37,9 +37,10 @@ class PendingScan:
     partitions: list[PendingPartition]
     lines: list[str]
     """Every line with landing files since the scan's first day."""
-    next_since: dt.date | None
-    """Where the next scan may start: the oldest day still pending, else the newest day seen."""
+    newest_day: dt.date | None
+    """The newest day with landing files since the scan's first day."""
     skipped: list[str]
+    """Paths that are not landing files."""
 
 
 def scan_pending(store: LakeStore, zone: LandingZone, *, since: dt.date | None) -> PendingScan:
@@ -52,6 +53,5 @@ def scan_pending(store: LakeStore, zone: LandingZone, *, since: dt.date | None) 
     partitions = [
         PendingPartition(day, line, tuple(sorted(ids))) for (day, line), ids in sorted(grouped.items())
     ]
-    days = [f.key.day for f in listing.files]
-    next_since = min(p.day for p in partitions) if partitions else (max(days) if days else since)
-    return PendingScan(partitions, sorted({f.key.line for f in listing.files}), next_since, listing.skipped)
+    newest = max((f.key.day for f in listing.files), default=None)
+    return PendingScan(partitions, sorted({f.key.line for f in listing.files}), newest, listing.skipped)

@@ -123,14 +123,16 @@ def _prepare(
     if duplicates.height:
         duplicate_ids = duplicates.select("file_id", pl.col("capture_seq").alias(MESSAGE_ID))
         incoming = incoming.join(duplicate_ids, on=["file_id", MESSAGE_ID], how="anti")
+    counted = kept  # the silver batches of every file this group reconciles
     redo = [f for f in quarantine_files if f not in silver_files]
-    if redo:  # silver was committed by an earlier, interrupted run: duplicates are what silver says
+    if redo:  # silver was committed by an earlier, interrupted run: kept and duplicates are what silver says
         redo_samples = refined.samples.filter(pl.col("file_id").is_in(redo))
-        _, earlier = drop_duplicate_batches(
+        in_silver, earlier = drop_duplicate_batches(
             refined.batches.filter(pl.col("file_id").is_in(redo)),
             _existing_batches(store, redo_samples, line),
         )
         duplicates = pl.concat([duplicates, earlier], how="diagonal_relaxed")
+        counted = pl.concat([kept, in_silver], how="diagonal_relaxed")
     refused = refined.quarantined.filter(pl.col("file_id").is_in(quarantine_files))
     duplicate_rows = duplicate_quarantine_rows(
         bronze, duplicates.filter(pl.col("file_id").is_in(quarantine_files)), now
@@ -138,7 +140,7 @@ def _prepare(
     quarantined = pl.concat([refused, duplicate_rows]).cast(pl.Schema(QUARANTINE_SCHEMA))
     counts = [
         bronze.group_by("file_id").agg(pl.len().alias("bronze_rows")),
-        kept.group_by("file_id").agg(pl.len().alias("silver_batches")),
+        counted.group_by("file_id").agg(pl.len().alias("silver_batches")),
         quarantined.group_by("file_id").agg(pl.len().alias("quarantined")),
         refined.other_channel.select("file_id", pl.col("rows").alias("other_channel")),
     ]

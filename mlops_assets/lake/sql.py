@@ -8,24 +8,14 @@ would download itself at run time, which this platform does not allow.)
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import polars as pl
 
 from mlops_assets.environment import Environment, current_environment, local_home
+from mlops_assets.lake.s3 import storage_options_from_env
 from mlops_assets.lake.store import LakeStore
 
-__all__ = ["lake_from_environment", "run_sql", "sql_context", "storage_options_from_env"]
-
-_AWS_OPTIONS = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP",
-)  # fmt: skip
-
-
-def storage_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """object_store options from the `AWS_*` variables that are set."""
-    source = os.environ if environ is None else environ
-    return {k: source[k] for k in _AWS_OPTIONS if source.get(k)}
+__all__ = ["lake_from_environment", "run_sql", "sql_context"]
 
 
 def lake_from_environment(root: str | None = None) -> LakeStore:

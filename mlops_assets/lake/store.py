@@ -19,9 +19,10 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from mlops_assets.lake.s3 import s3_client_kwargs
 from mlops_assets.lake.tables import LAYERS, TableRef
 
-__all__ = ["LakeStore", "WriteResult", "s3_client_kwargs"]
+__all__ = ["LakeStore", "WriteResult"]
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,12 @@ class LakeStore:
         found = self.delta_table(table)
         return None if found is None else found.version()
 
-    def scan(self, table: TableRef) -> pl.LazyFrame:
-        """A lazy scan; raises FileNotFoundError naming the table when it does not exist."""
+    def scan(self, table: TableRef, *, version: int | None = None) -> pl.LazyFrame:
+        """A lazy scan of the latest version (or of `version`); raises FileNotFoundError naming the
+        table when it does not exist."""
         if not self.exists(table):
             raise FileNotFoundError(f"no Delta table {table} at {self.uri(table)}")
-        return pl.scan_delta(self.uri(table), storage_options=self.options())
+        return pl.scan_delta(self.uri(table), version=version, storage_options=self.options())
 
     def read(
         self,
@@ -89,11 +91,13 @@ class LakeStore:
         dates: Iterable[dt.date] | None = None,
         columns: Sequence[str] | None = None,
         where: pl.Expr | None = None,
+        version: int | None = None,
     ) -> pl.DataFrame:
-        """Rows of `table`, pruned to one line and some days; an empty frame when the table is absent."""
+        """Rows of `table`, pruned to one line and some days; an empty frame when the table is absent.
+        `version` reads that Delta version (what a lineage record names) instead of the latest."""
         if not self.exists(table):
             return pl.DataFrame()
-        frame = self.scan(table)
+        frame = self.scan(table, version=version)
         if line is not None:
             frame = frame.filter(pl.col("line") == line)
         if dates is not None:
@@ -237,17 +241,3 @@ class LakeStore:
         if found is None:
             return set()
         return {i for i in file_ids if found.transaction_version(i) is not None}
-
-
-def s3_client_kwargs(storage_options: Mapping[str, str]) -> dict[str, Any]:
-    """boto3 client arguments equivalent to object_store `AWS_*` options (absent ones come from the
-    environment, as boto3 and object_store both read it)."""
-    options = {k.upper(): v for k, v in storage_options.items()}
-    mapping = {
-        "AWS_ACCESS_KEY_ID": "aws_access_key_id",
-        "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
-        "AWS_SESSION_TOKEN": "aws_session_token",
-        "AWS_REGION": "region_name",
-        "AWS_ENDPOINT_URL": "endpoint_url",
-    }
-    return {arg: options[key] for key, arg in mapping.items() if options.get(key)}

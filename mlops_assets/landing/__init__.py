@@ -6,6 +6,7 @@ from mlops_assets.landing.zone import (
     LandingZone,
     LocalLandingZone,
     S3LandingZone,
+    landing_file_id,
     landing_zone,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "LandingZone",
     "LocalLandingZone",
     "S3LandingZone",
+    "landing_file_id",
     "landing_zone",
 ]

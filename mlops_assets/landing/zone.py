@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edge_agent.landing_format import LandingKey, parse_landing_key
-from mlops_assets.lake.store import s3_client_kwargs
+from mlops_assets.lake.s3 import s3_client_kwargs
 
 __all__ = [
     "LandingFile",
@@ -29,8 +29,16 @@ __all__ = [
     "LandingZone",
     "LocalLandingZone",
     "S3LandingZone",
+    "landing_file_id",
     "landing_zone",
 ]
+
+
+def landing_file_id(key: LandingKey) -> str:
+    """The id under which the lake records a landing file: its path under the landing root
+    (`<site>/<line>/<agent>/<day>/<name>`). The name alone is not unique: an agent re-imaged with a
+    fresh spool starts its sequence at 1 again, and two plants may run agents of the same name."""
+    return key.relative_path
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,8 @@ class LandingFile:
 
     @property
     def file_id(self) -> str:
-        return self.key.file_id
+        """The lake's id of this file (`landing_file_id`)."""
+        return landing_file_id(self.key)
 
 
 @dataclass

@@ -30,7 +30,7 @@ import numpy as np
 from edge_agent.features import FeatureSpec, fill_missing, standardise
 from mlops_assets.ml.dataset import Segment, fit_spec, windows_of
 from mlops_assets.ml.model import AutoencoderConfig, WindowScorer
-from mlops_assets.ml.scoring import RowAlignment, rows_from_windows, score_windows
+from mlops_assets.ml.scoring import rows_from_windows, score_windows
 from mlops_assets.ml.thresholds import Threshold, ThresholdMethod, fit_threshold
 from mlops_assets.ml.training import EpochReport, TrainResult, train_autoencoder
 
@@ -53,9 +53,6 @@ class DetectorOptions:
     val_fraction: float = 0.2
     threshold_method: ThresholdMethod = "pot"
     threshold_params: dict[str, float] = field(default_factory=dict)
-    row_alignment: RowAlignment = "mean"
-    blend_deviation: bool = False
-    """Blend the reconstruction error with a per-row deviation score (each normalised on validation)."""
     max_train_windows: int = 50_000
     max_epochs: int = 60
     max_seconds: float = 600.0
@@ -134,60 +131,32 @@ class FittedDetector:
     training: TrainResult
     threshold: Threshold
     options: DetectorOptions
-    normalisers: tuple[float, float] = (1.0, 1.0)
-    """Median validation row score of the reconstruction error and of the deviation score."""
+    scale: float = 1.0
+    """Row scores are divided by the median validation row score, so the threshold reads in multiples
+    of a typical normal row whatever the data's units."""
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _deviation_rows(segment: Segment, spec: FeatureSpec, columns: list[int]) -> np.ndarray:
-    z = standardise(fill_missing(segment.values[:, columns]), spec).astype(np.float64)
-    return np.mean(z**2, axis=1)
-
-
-def _raw_row_scores(
-    detector: FittedDetector, segments: Sequence[Segment]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per segment: (reconstruction row score, deviation row score), unnormalised."""
-    spec, options = detector.spec, detector.options
-    columns = [detector.signals.index(s) for s in spec.signals]
+def _reconstruction_rows(detector: FittedDetector, segments: Sequence[Segment]) -> list[np.ndarray]:
+    """Per segment, one reconstruction score per row (unscaled): the mean score of the stride-1 windows
+    covering the row; a segment shorter than a window is padded with its first row."""
+    spec = detector.spec
     windows = windows_of(segments, spec, detector.signals, stride=1, pad_short=True)
     scores, _ = score_windows(detector.scorer, windows.windows)
     out = []
     for index, segment in enumerate(segments):
-        mine = windows.segment == index
         if segment.n_rows == 0:
-            out.append((np.empty(0), np.empty(0)))
+            out.append(np.empty(0))
             continue
         padded_rows = segment.n_rows + max(0, spec.window - segment.n_rows)
-        rows = rows_from_windows(scores[mine], padded_rows, spec.window, options.row_alignment)
-        rows = rows[padded_rows - segment.n_rows :]
-        deviation = _deviation_rows(segment, spec, columns)
-        if options.row_alignment != "ending":
-            deviation = rows_from_windows(
-                np.convolve(_pad_front(deviation, spec.window), np.ones(spec.window) / spec.window, "valid"),
-                padded_rows,
-                spec.window,
-                options.row_alignment,
-            )[padded_rows - segment.n_rows :]
-        out.append((rows, deviation))
+        rows = rows_from_windows(scores[windows.segment == index], padded_rows, spec.window)
+        out.append(rows[padded_rows - segment.n_rows :])
     return out
-
-
-def _pad_front(values: np.ndarray, window: int) -> np.ndarray:
-    missing = window - len(values)
-    return np.concatenate([np.full(missing, values[0]), values]) if missing > 0 else values
-
-
-def _combine(detector: FittedDetector, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    rec_norm, dev_norm = detector.normalisers
-    if not detector.options.blend_deviation:
-        return [rec / rec_norm for rec, _ in parts]
-    return [0.5 * (rec / rec_norm + dev / dev_norm) for rec, dev in parts]
 
 
 def score_rows(detector: FittedDetector, segments: Sequence[Segment]) -> list[np.ndarray]:
     """One score per row of each segment (higher = more anomalous), on the scale the threshold uses."""
-    return _combine(detector, _raw_row_scores(detector, segments))
+    return [rows / detector.scale for rows in _reconstruction_rows(detector, segments)]
 
 
 def fit_detector(
@@ -216,11 +185,9 @@ def fit_detector(
         threshold=Threshold(1.0, "pending"),
         options=options,
     )
-    parts = _raw_row_scores(detector, val_part)
-    rec = np.concatenate([p[0] for p in parts])
-    dev = np.concatenate([p[1] for p in parts])
-    detector.normalisers = (_positive_median(rec), _positive_median(dev))
-    val_scores = np.concatenate(_combine(detector, parts))
+    val_rows = np.concatenate(_reconstruction_rows(detector, val_part))
+    detector.scale = _positive_median(val_rows)
+    val_scores = val_rows / detector.scale
     detector.threshold = fit_threshold(val_scores, options.threshold_method, **options.threshold_params)
     detector.info = {
         "window": window,

@@ -1,8 +1,7 @@
 """Segments of samples -> a time-ordered split and windows, with the shared edge feature code.
 
 A `Segment` is a run of consecutive samples of one cell: one weld when weld ids are known, else a
-stretch of a cell's stream (or of a CSV) between gaps. Labels, when known, are per segment (a bad weld)
-or per row (a historian export with an anomaly column).
+stretch of a cell's stream (or of a CSV) between gaps. Labels, when known, are per segment (a bad weld).
 
 The split is by time, never random: the first `1 - holdout_fraction` of the normal segments (by start
 time) train and validate (the last `val_fraction` of those validate), everything after, plus every
@@ -41,7 +40,6 @@ class Segment:
     weld_id: str | None = None
     label: int | None = None
     """1 when the whole segment is known anomalous, 0 known normal, None unknown (treated as normal)."""
-    row_labels: np.ndarray | None = None
     first_row: int = 0
     """Index of the segment's first row in the source (a CSV), to put row scores back in place."""
 
@@ -51,7 +49,7 @@ class Segment:
 
     @property
     def anomalous(self) -> bool:
-        return self.label == 1 or (self.row_labels is not None and bool(np.any(self.row_labels == 1)))
+        return self.label == 1
 
 
 @dataclass(frozen=True)
@@ -121,22 +119,6 @@ class WindowSet:
 
     def __len__(self) -> int:
         return len(self.windows)
-
-    def labels(self, segments: Sequence[Segment], window: int) -> np.ndarray:
-        """1 when the window's segment is labelled anomalous or any row the window covers is."""
-        out = np.zeros(len(self), dtype=np.int8)
-        for i, seg in enumerate(segments):
-            mine = np.flatnonzero(self.segment == i)
-            if mine.size == 0:
-                continue
-            if seg.label == 1:
-                out[mine] = 1
-            elif seg.row_labels is not None:
-                cumulative = np.concatenate([[0], np.cumsum(seg.row_labels == 1)])
-                first = np.clip(self.start[mine], 0, seg.n_rows)
-                last = np.clip(self.start[mine] + window, 0, seg.n_rows)
-                out[mine] = (cumulative[last] - cumulative[first]) > 0
-        return out
 
 
 def windows_of(

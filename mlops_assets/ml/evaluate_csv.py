@@ -64,24 +64,45 @@ def evaluate_files(
     sep: str | None = None,
     options: DetectorOptions | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    header: bool | None = None,
 ) -> EvaluationRun:
+    """Train on `train_path`, score every data row of `test_path` (blank lines are not rows); write
+    `score,is_anomaly` per row, in input order, to `out_path`. `label_column` names the test file's
+    labels (else detected by name); the training file's own label column (the same name, else detected
+    by name) is never a signal, and the rows it marks anomalous do not train. `header`: whether the
+    files' first line names the columns (None: decided per file)."""
     notes: list[str] = []
     options = options or DetectorOptions()
-    train = read_table(train_path, sep)
-    test = read_table(test_path, sep)
+    train = read_table(train_path, sep, header)
+    test = read_table(test_path, sep, header)
     if train.height == 0 or test.height == 0:
         raise ValueError(f"{train_path if train.height == 0 else test_path}: no data rows")
     test_label = find_label_column(test, label_column)
-    train_label = label_column if label_column in train.columns else None
-    columns = detect_columns(train, time_column, test_label or label_column)
+    train_label = find_label_column(train, label_column if label_column in train.columns else None)
+    columns = detect_columns(
+        train,
+        time_column,
+        train_label or test_label or label_column,
+        also_labels=[name for name in (test_label, label_column) if name is not None],
+    )
     if time_column is not None and time_column not in test.columns:
         raise ValueError(f"--time-column {time_column!r} is not a column of the test file")
     train_segments = segments_of(train, columns.signals, columns.time)
     if train_label is not None:
-        # Rows labelled anomalous in the "normal" file must not teach the model what normal is.
+        # Rows labelled anomalous in the "normal" file must not teach the model what normal is. A column
+        # marking most rows anomalous is no anomaly label of a normal file (a set point named "target"):
+        # it is left out of the signals but drops nothing.
         bad, how = label_values(train[train_label])
-        if bad.any():
-            notes.append(f"training file: {int(bad.sum())} rows labelled anomalous ({how}) left out")
+        if bad.mean() > 0.5:
+            notes.append(
+                f"training file: column {train_label!r} would mark {bad.mean():.0%} of the rows anomalous "
+                f"({how}); not used as labels, no rows left out"
+            )
+        elif bad.any():
+            notes.append(
+                f"training file: {int(bad.sum())} rows labelled anomalous in column {train_label!r} "
+                f"({how}) left out"
+            )
             train_segments = _drop_rows(train_segments, bad.astype(bool))
     detector = fit_detector(train_segments, columns.signals, options, on_epoch)
     test_segments = segments_of(test, columns.signals, columns.time)

@@ -26,6 +26,9 @@ __all__ = [
     "FEATURE_SPECS",
     "WELD_FEATURES",
     "WELD_SEGMENTS",
+    "FeaturesMismatch",
+    "read_model_segments",
+    "read_model_windows",
     "read_segments",
     "read_spec",
     "read_windows",
@@ -106,6 +109,41 @@ def read_windows(store: LakeStore, line: str, splits: Sequence[str]) -> tuple[np
     width = frame["features"].list.len().max()
     windows = frame["features"].list.to_array(int(width)).to_numpy().astype(np.float32)  # type: ignore[arg-type]
     return windows, frame.drop("features")
+
+
+class FeaturesMismatch(ValueError):
+    """`gold/weld_features` no longer holds the windows a model was trained for."""
+
+
+def _check_spec(store: LakeStore, table: TableRef, line: str, found: pl.DataFrame, spec_id: str) -> None:
+    ids = found["spec_id"].unique().to_list() if found.height else []
+    if not ids:  # none of the splits asked for: the line's table still tells which spec cut it
+        line_rows = store.read(table, line=line, columns=["spec_id"])
+        ids = line_rows["spec_id"].unique().to_list() if line_rows.height else []
+    if ids and sorted(ids) != [spec_id]:
+        raise FeaturesMismatch(
+            f"{table} of line {line} was cut with feature spec {sorted(ids)}, the model uses {spec_id} "
+            "(weld_features was materialised again since this model was trained): materialise the "
+            "chain from weld_features"
+        )
+
+
+def read_model_windows(
+    store: LakeStore, line: str, splits: Sequence[str], spec_id: str
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """`read_windows`, refusing a table cut with another spec than the model's (`spec_id_of(model spec)`):
+    scoring with another centre/scale, or on what are now the model's training welds, is silently wrong."""
+    windows, meta = read_windows(store, line, splits)
+    _check_spec(store, WELD_FEATURES, line, meta, spec_id)
+    return windows, meta
+
+
+def read_model_segments(store: LakeStore, line: str, splits: Sequence[str], spec_id: str) -> pl.DataFrame:
+    """`read_segments`, refusing a table cut with another spec than the model's (empty when the lake
+    predates `gold/weld_segments`)."""
+    frame = read_segments(store, line, splits)
+    _check_spec(store, WELD_SEGMENTS, line, frame, spec_id)
+    return frame
 
 
 def write_spec(store: LakeStore, line: str, spec: FeatureSpec) -> str:

@@ -20,7 +20,6 @@ Two protocols, both fixed before the figures they report were seen:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import tempfile
 from collections.abc import Sequence
@@ -36,20 +35,15 @@ from mlops_assets.ml.line_eval import evaluate_line
 from mlops_assets.ml.model import AutoencoderConfig
 from mlops_assets.ml.silver_writer import silver_rows, write_silver
 
-__all__ = ["acquisition_time", "main", "measure", "study_split"]
+__all__ = ["main", "measure", "study_split"]
 
 START_MS = 1_763_740_800_000
 LINE = "flash-butt"
 
 
-def acquisition_time(record: FlashButtRecord) -> dt.datetime:
-    """Kept for callers; the parsing lives on the record."""
-    return record.acquired_at
-
-
 def study_split(records: Sequence[FlashButtRecord]) -> dict[str, set[str]]:
     """Weld ids of the study's splits (train, validation, DEV, TEST), records in acquisition order."""
-    ordered = sorted(records, key=acquisition_time)
+    ordered = sorted(records, key=lambda r: r.acquired_at)
     good = [r.weld_id for r in ordered if r.good]
     bad = [r.weld_id for r in ordered if not r.good]
     n_pool = int(0.7 * len(good))
@@ -112,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=["time", "random"], default="time")
     parser.add_argument("--max-epochs", type=int, default=40)
     args = parser.parse_args(argv)
-    records = sorted(flash_butt_records(), key=acquisition_time)
+    records = sorted(flash_butt_records(), key=lambda r: r.acquired_at)
     study = study_split(records) if args.split == "time" else None
     if args.split == "random":
         # The held-out good welds drawn with seed 0, replayed last so the time-ordered split holds them out.

@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
-import polars as pl
+import datetime as dt
+from dataclasses import dataclass
 
 from mlops_assets.lake import LakeStore
 from mlops_assets.ml.dataset import Segment
-from mlops_assets.ml.feature_table import WELD_FEATURES, read_segments
+from mlops_assets.ml.feature_table import read_model_segments, read_model_windows
 from mlops_assets.ml.labels import label_map
 from mlops_assets.ml.steps import line_segments
+from mlops_assets.ml.telemetry import telemetry_slice
 
-__all__ = ["holdout_segments"]
+__all__ = ["GateData", "holdout_segments"]
 
 
-def holdout_segments(store: LakeStore, line: str, telemetry: pl.DataFrame) -> tuple[list[Segment], list[str]]:
-    """The segments `weld_features` held out (later normal welds and known-bad ones), with their signals.
+@dataclass(frozen=True)
+class GateData:
+    segments: list[Segment]
+    signals: list[str]
+    days: list[dt.date]
+    """The telemetry days read: from the first held-out segment's day on."""
 
-    Raw samples, not the candidate's windows: the champion may use another window or other signals,
-    and must be scored with its own feature spec. Every held-out weld of `gold/weld_segments`, also one
-    too short for a window (its weld score is its duration); a lake from before that table falls back
-    to the welds that have windows."""
-    listed = read_segments(store, line, ["holdout"])
+
+def holdout_segments(store: LakeStore, line: str, *, spec_id: str, telemetry_version: int) -> GateData:
+    """The segments `weld_features` held out (later normal welds and known-bad ones) for the model cut
+    with `spec_id`, rebuilt from `validated_telemetry` at the version `weld_features` read.
+
+    Raw samples, not the candidate's windows: the champion may use another window or other signals, and
+    must be scored with its own feature spec. Every held-out weld of `gold/weld_segments`, also one too
+    short for a window (its weld score is its duration); a lake from before that table falls back to
+    the welds that have windows. Only the days from the first held-out segment on are read."""
+    listed = read_model_segments(store, line, ["holdout"], spec_id)
+    first_day = None
+    if listed.height:
+        first_day = listed["segment_start_ts"].min().date()  # type: ignore[union-attr]
+    else:
+        _, listed = read_model_windows(store, line, ["holdout"], spec_id)
     if listed.height == 0:
-        listed = store.read(WELD_FEATURES, line=line, where=pl.col("split") == "holdout", columns=["segment"])
-    keys = set(listed["segment"].unique().to_list()) if listed.height else set()
-    segments, signals = line_segments(telemetry, label_map(store, line))
-    return [s for s in segments if s.key in keys], signals
+        raise ValueError(f"no held-out segments for line {line}")
+    keys = set(listed["segment"].unique().to_list())
+    telemetry = telemetry_slice(store, line, version=telemetry_version, from_day=first_day)
+    segments, signals = line_segments(telemetry.frame, label_map(store, line))
+    held = [s for s in segments if s.key in keys]
+    if len(held) != len(keys):
+        missing = sorted(keys - {s.key for s in held})[:5]
+        raise ValueError(
+            f"{len(keys) - len(held)} held-out segments of line {line} are not in validated_telemetry "
+            f"version {telemetry_version} (e.g. {missing})"
+        )
+    return GateData(held, signals, telemetry.days)

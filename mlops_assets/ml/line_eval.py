@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlops_assets.lake import VALIDATED_TELEMETRY, LakeStore
+from mlops_assets.lake import LakeStore
 from mlops_assets.ml import steps
-from mlops_assets.ml.feature_table import read_windows
+from mlops_assets.ml.feature_table import read_model_segments, read_model_windows
 from mlops_assets.ml.labels import label_map
 from mlops_assets.ml.metrics import detection_metrics
 from mlops_assets.ml.model import AutoencoderConfig, WindowScorer
 from mlops_assets.ml.scoring import score_windows
+from mlops_assets.ml.telemetry import telemetry_slice
 
 __all__ = ["REPORTED", "auc_standard_error", "evaluate_line"]
 
@@ -95,11 +96,10 @@ def evaluate_line(
 ) -> dict[str, Any]:
     """Train on the line's telemetry and labels in `store`; figures on the held-out welds, and on each
     of `subsets` (weld ids within the held-out welds) with the first aggregation."""
-    telemetry = store.read(VALIDATED_TELEMETRY, line=line).sort("cell", "ts")
     build = steps.build_features(
         store,
         line,
-        telemetry,
+        telemetry_slice(store, line).frame,
         label_map(store, line),
         window=window,
         stride=stride,
@@ -108,10 +108,10 @@ def evaluate_line(
     )
     started = time.monotonic()
     result, spec, spec_id = steps.train_from_lake(store, line, config or AutoencoderConfig())
-    val, val_meta = read_windows(store, line, ["validation"])
-    test, test_meta = read_windows(store, line, ["holdout"])
-    fit_segments = steps.weld_segments(store, line, ["train", "validation"], spec_id)
-    test_segments = steps.weld_segments(store, line, ["holdout"], spec_id)
+    val, val_meta = read_model_windows(store, line, ["validation"], spec_id)
+    test, test_meta = read_model_windows(store, line, ["holdout"], spec_id)
+    fit_segments = read_model_segments(store, line, ["train", "validation"], spec_id)
+    test_segments = read_model_segments(store, line, ["holdout"], spec_id)
     figures: dict[str, Any] = {
         "welds": build.split.summary(),
         "windows": build.windows,

@@ -1,7 +1,9 @@
 """The logic of `edge_model_package`'s checks, on a registered package (no Dagster here).
 
-Both read the package as the edge will: downloaded from the registered model version, verified
-(hashes and signature) by `edge_agent.features.load_package`.
+Both read packages as the edge will: downloaded from the registered model version and verified by
+`edge_agent.features.load_package` (hashes, and the signature with the platform's public key and key
+id). The gate fails closed: a package that cannot be verified, an ONNX graph that is not the trained
+model, or a champion that cannot be judged never lets a candidate through.
 """
 
 from __future__ import annotations
@@ -13,43 +15,48 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 
-from edge_agent.features import load_package
+from edge_agent.features import EdgePackage, PackageError, load_package
 from mlops_assets.lake import LakeStore
 from mlops_assets.ml import steps
-from mlops_assets.ml.feature_table import read_windows
+from mlops_assets.ml.feature_table import read_model_windows, spec_id_of
 from mlops_assets.ml.gate_data import holdout_segments
 from mlops_assets.ml.onnx_export import ParityReport, check_parity
 from mlops_assets.ml.package_eval import evaluate_package
 from mlops_assets.ml.quality_gate import GateDecision, decide
 from mlops_assets.ml.registry import CHAMPION, ModelRegistry, RegisteredVersion
 
-__all__ = ["GateOutcome", "package_parity", "package_quality_gate", "package_version"]
+__all__ = ["GateOutcome", "PlatformKey", "package_parity", "package_quality_gate"]
 
 
-def package_version(registry: ModelRegistry, name: str, version: str) -> RegisteredVersion:
-    found = registry.client.get_model_version(name, version)
-    uri = (found.tags or {}).get("package_uri")
-    if not uri:
-        raise LookupError(f"{name} v{version} has no package_uri tag: its package was never completed")
-    return RegisteredVersion(name, str(found.version), str(found.run_id), uri, dict(found.tags or {}))
+@dataclass(frozen=True)
+class PlatformKey:
+    """The key packages must be signed with: its id (named in every manifest) and the public key."""
+
+    key_id: str
+    public_key_b64: str
+
+
+def _load(registry: ModelRegistry, version: RegisteredVersion, folder: Path, key: PlatformKey) -> EdgePackage:
+    return load_package(registry.download_version(version, folder), key.public_key_b64, key_id=key.key_id)
 
 
 def package_parity(
-    registry: ModelRegistry, store: LakeStore, line: str, meta: Mapping[str, Any]
+    registry: ModelRegistry, store: LakeStore, line: str, meta: Mapping[str, Any], key: PlatformKey
 ) -> ParityReport:
-    """ONNX Runtime on the registered package against the PyTorch model of its MLflow run."""
+    """ONNX Runtime on the registered package against the PyTorch model of its MLflow run, on the
+    held-out windows (validation windows when nothing is held out) the model was cut with."""
     scorer, spec = steps.load_run_model(registry, str(meta["mlflow_run_id"]))
-    windows, _ = read_windows(store, line, ["holdout"])
+    spec_id = spec_id_of(spec)
+    windows, _ = read_model_windows(store, line, ["holdout"], spec_id)
     if len(windows) == 0:
-        windows, _ = read_windows(store, line, ["validation"])
+        windows, _ = read_model_windows(store, line, ["validation"], spec_id)
     picked = windows[
         np.linspace(0, len(windows) - 1, min(len(windows), int(meta["parity_windows"]))).astype(int)
     ]
-    version = package_version(registry, str(meta["model_name"]), str(meta["model_version"]))
+    version = registry.package_of(str(meta["model_name"]), str(meta["model_version"]))
     with tempfile.TemporaryDirectory() as tmp:
-        package = load_package(registry.download_version(version, Path(tmp)), str(meta["public_key"]))
+        package = _load(registry, version, Path(tmp), key)
         if package.spec != spec:
             raise ValueError("the packaged feature spec differs from the trained model's")
         return check_parity(
@@ -70,37 +77,83 @@ class GateOutcome:
     previous_champion: str | None
 
 
-def package_quality_gate(
-    registry: ModelRegistry, store: LakeStore, line: str, telemetry: pl.DataFrame, meta: Mapping[str, Any]
-) -> GateOutcome:
-    """Score candidate and champion on the same held-out welds, each with its own package; promote the
-    candidate when it passes. Tags the candidate version with the verdict."""
-    candidate = package_version(registry, str(meta["model_name"]), str(meta["model_version"]))
-    champion = registry.by_alias(candidate.name, CHAMPION)
-    segments, signals = holdout_segments(store, line, telemetry)
-    if not segments:
-        raise ValueError(f"no held-out segments for line {line}")
-    with tempfile.TemporaryDirectory() as tmp:
-        mine = evaluate_package(
-            registry.download_version(candidate, Path(tmp) / "candidate"),
-            segments,
-            signals,
-            str(meta["public_key"]),
+class _Refused(Exception):
+    """The gate cannot judge: the candidate is not promoted, and the reason says why."""
+
+
+def _parity_first(
+    registry: ModelRegistry, store: LakeStore, line: str, meta: Mapping[str, Any], key: PlatformKey
+) -> None:
+    try:
+        report = package_parity(registry, store, line, meta, key)
+    except (PackageError, ValueError, LookupError) as exc:
+        raise _Refused(f"parity: {exc}") from exc
+    if not report.passed:
+        raise _Refused(
+            f"parity: the ONNX graph differs from the trained model by up to {report.worst:.3g} "
+            f"(allowed {report.atol} + {report.rtol} x value): not the model that was evaluated"
         )
+
+
+def _judge(
+    registry: ModelRegistry,
+    store: LakeStore,
+    line: str,
+    meta: Mapping[str, Any],
+    key: PlatformKey,
+    candidate: RegisteredVersion,
+    champion: RegisteredVersion | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Both packages verified with the platform key, scored on the same held-out welds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            mine = _load(registry, candidate, Path(tmp) / "candidate", key)
+        except PackageError as exc:
+            raise _Refused(f"the candidate v{candidate.version} does not verify: {exc}") from exc
         theirs = None
         if champion is not None and champion.version != candidate.version:
-            serving = package_version(registry, champion.name, champion.version)
-            theirs = evaluate_package(
-                registry.download_version(serving, Path(tmp) / "champion"), segments, signals
+            try:
+                serving = registry.package_of(champion.name, champion.version)
+                theirs = _load(registry, serving, Path(tmp) / "champion", key)
+            except (PackageError, LookupError) as exc:
+                raise _Refused(
+                    f"the champion v{champion.version} cannot be verified with the platform key "
+                    f"{key.key_id!r} ({exc}); it cannot be compared, so nothing is promoted: re-sign "
+                    "its package or decide by hand"
+                ) from exc
+        try:
+            data = holdout_segments(
+                store, line, spec_id=spec_id_of(mine.spec), telemetry_version=int(meta["telemetry_version"])
             )
-    level = "weld" if mine.get("weld_n") else "window"
-    metric = str(meta["gate_metric"])
-    decision = decide(
-        {metric: mine.get(f"{level}_{metric}")},
-        None if theirs is None else {metric: theirs.get(f"{level}_{metric}")},
-        metric,
-        float(meta["gate_tolerance"]),
-    )
+        except (ValueError, LookupError) as exc:
+            raise _Refused(f"the held-out welds cannot be read: {exc}") from exc
+        return (
+            evaluate_package(mine, data.segments, data.signals),
+            None if theirs is None else evaluate_package(theirs, data.segments, data.signals),
+        )
+
+
+def package_quality_gate(
+    registry: ModelRegistry, store: LakeStore, line: str, meta: Mapping[str, Any], key: PlatformKey
+) -> GateOutcome:
+    """Parity first; then candidate and champion scored on the same held-out welds, each with its own
+    package; the candidate is promoted when it passes. Tags the candidate version with the verdict."""
+    candidate = registry.package_of(str(meta["model_name"]), str(meta["model_version"]))
+    champion = registry.by_alias(candidate.name, CHAMPION)
+    metric, tolerance = str(meta["gate_metric"]), float(meta["gate_tolerance"])
+    level = "window"
+    try:
+        _parity_first(registry, store, line, meta, key)
+        mine, theirs = _judge(registry, store, line, meta, key, candidate, champion)
+        level = "weld" if mine.get("weld_n") else "window"
+        decision = decide(
+            {metric: mine.get(f"{level}_{metric}")},
+            None if theirs is None else {metric: theirs.get(f"{level}_{metric}")},
+            metric,
+            tolerance,
+        )
+    except _Refused as refused:
+        decision = GateDecision(False, metric, None, None, tolerance, str(refused))
     registry.set_version_tags(
         candidate.name,
         candidate.version,

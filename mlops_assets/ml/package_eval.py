@@ -10,11 +10,10 @@ out, as before.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from edge_agent.features import EdgePackage, aggregate_groups, load_package
+from edge_agent.features import EdgePackage, aggregate_groups
 from mlops_assets.ml.dataset import Segment, windows_of
 from mlops_assets.ml.metrics import detection_metrics
 from mlops_assets.ml.onnx_export import ONNX_INPUT, onnx_session
@@ -37,11 +36,10 @@ def package_window_scores(
 
 
 def evaluate_package(
-    root: Path, segments: Sequence[Segment], signals: Sequence[str], public_key_b64: str | None = None
+    package: EdgePackage, segments: Sequence[Segment], signals: Sequence[str]
 ) -> dict[str, float | int | None]:
-    """Window- and weld-level metrics of the package at its own thresholds (`window_*`, `weld_*` keys;
-    `weld_<component>_*` for each component of the weld score alone)."""
-    package = load_package(root, public_key_b64)
+    """Window- and weld-level metrics of a loaded (verified) package at its own thresholds (`window_*`,
+    `weld_*` keys; `weld_<component>_*` for each component of the weld score alone)."""
     scores, owner = package_window_scores(package, segments, signals)
     labels = np.array([1 if segments[i].anomalous else 0 for i in owner], dtype=np.int8)
     out: dict[str, float | int | None] = {}

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-__all__ = ["GateDecision", "decide"]
+__all__ = ["GATE_METRICS", "GateDecision", "GateMetric", "decide"]
+
+GateMetric = Literal[
+    "roc_auc", "f1", "average_precision", "precision", "recall", "false_alarm_rate", "missed_alarm_rate"
+]
+GATE_METRICS: tuple[str, ...] = get_args(GateMetric)
 
 # Which way is better, per metric the gate can use.
 _HIGHER_IS_BETTER = {
@@ -37,7 +43,7 @@ def decide(
     candidate: Mapping[str, float | int | None],
     champion: Mapping[str, float | int | None] | None,
     metric: str = "roc_auc",
-    tolerance: float = 0.01,
+    tolerance: float = 0.0,
 ) -> GateDecision:
     """Pass when there is no champion yet, or candidate >= champion - tolerance (<= + tolerance for rates).
 

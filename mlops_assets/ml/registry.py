@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -23,6 +25,7 @@ from mlflow.tracking import MlflowClient
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "PACKAGE_ARTIFACTS",
     "PREVIOUS_CHAMPION",
     "ModelRegistry",
     "RegisteredVersion",
@@ -32,6 +35,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+PACKAGE_ARTIFACTS = "edge_package"
+"""Run artefact folder of the edge packages (one sub-folder per registered version)."""
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
@@ -54,6 +61,10 @@ class RegisteredVersion:
     run_id: str
     source: str
     tags: Mapping[str, str]
+
+
+# What MLflow answers for a model that does not exist, and for an alias that is not set.
+_ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 
 
 def _clean(value: float) -> float | None:
@@ -142,6 +153,46 @@ class ModelRegistry:
         created = self.client.create_model_version(name, source, run_id=run_id, tags=dict(tags or {}))
         return RegisteredVersion(name, str(created.version), run_id, source, dict(created.tags or {}))
 
+    def register_package(
+        self,
+        name: str,
+        run_id: str,
+        write: Callable[[str, str, Path], T],
+        tags: Mapping[str, str] | None = None,
+    ) -> tuple[RegisteredVersion, T]:
+        """A new version of `name` holding an edge package, alias `challenger`; returns it and what
+        `write` returned.
+
+        The version's source is a fresh folder of the run's artefacts (`edge_package/<id>`), so
+        `models:/<name>@<alias>` downloads the package itself. `write(version, package_uri, folder)`
+        fills a local folder (the version number goes into the signed manifest, so the version exists
+        first), which is uploaded there; then the version gets the tags `package_uri` (the package is
+        complete) and `quality_gate=pending`. Any failure deletes the version: no half-made package
+        stays registered."""
+        artifact_path = f"{PACKAGE_ARTIFACTS}/{uuid.uuid4().hex[:16]}"
+        version = self.register(name, run_id, artifact_path, tags)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp) / "package"
+                written = write(version.version, version.source, folder)
+                self.log_artifact(run_id, folder, artifact_path)
+            self.set_version_tags(
+                name, version.version, {"package_uri": version.source, "quality_gate": "pending"}
+            )
+            self.set_alias(name, CHALLENGER, version.version)
+        except Exception:
+            self.delete_version(name, version.version)
+            raise
+        return version, written
+
+    def package_of(self, name: str, version: str) -> RegisteredVersion:
+        """The version with `source` = its package folder; raises when its package was never completed."""
+        found = self.client.get_model_version(name, version)
+        uri = (found.tags or {}).get("package_uri")
+        if not uri:
+            raise LookupError(f"{name} v{version} has no package_uri tag: its package was never completed")
+        return RegisteredVersion(name, str(found.version), str(found.run_id), uri, dict(found.tags or {}))
+
     def delete_version(self, name: str, version: str) -> None:
         self.client.delete_model_version(name, version)
 
@@ -150,10 +201,14 @@ class ModelRegistry:
             self.client.set_model_version_tag(name, version, key, str(value))
 
     def by_alias(self, name: str, alias: str) -> RegisteredVersion | None:
+        """The version `alias` points at; None only when the model or the alias does not exist. Any other
+        failure (server down, permissions) raises: "no champion" must never be a guess."""
         try:
             found = self.client.get_model_version_by_alias(name, alias)
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if exc.error_code in _ABSENT:
+                return None
+            raise
         return RegisteredVersion(
             name, str(found.version), str(found.run_id), str(found.source), dict(found.tags or {})
         )

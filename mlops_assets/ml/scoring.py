@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
-from scipy.ndimage import maximum_filter1d
 
 from edge_agent.features import aggregate_groups  # the edge's implementation: one weld score for both
 from mlops_assets.ml.model import WindowScorer
 
-__all__ = ["RowAlignment", "aggregate_groups", "rows_from_windows", "score_windows"]
-
-RowAlignment = Literal["ending", "mean", "max"]
+__all__ = ["aggregate_groups", "rows_from_windows", "score_windows"]
 
 
 def score_windows(
@@ -32,30 +27,14 @@ def score_windows(
     return np.concatenate(scores).astype(np.float64), np.concatenate(signal_errors).astype(np.float64)
 
 
-def rows_from_windows(
-    window_scores: np.ndarray, n_rows: int, window: int, how: RowAlignment = "mean"
-) -> np.ndarray:
-    """Score per row from the scores of the stride-1 windows of a segment of `n_rows` (>= window) rows.
-
-    Window j covers rows j .. j + window - 1. `ending`: a row takes the window that ends on it (what the
-    edge sees live); the first window - 1 rows take the first window. `mean` / `max`: a row takes the
-    mean / max of every window that covers it.
-    """
+def rows_from_windows(window_scores: np.ndarray, n_rows: int, window: int) -> np.ndarray:
+    """Score per row from the scores of the stride-1 windows of a segment of `n_rows` (>= window) rows:
+    the mean of every window that covers the row (window j covers rows j .. j + window - 1)."""
     n_windows = n_rows - window + 1
     if n_windows < 1 or len(window_scores) != n_windows:
         raise ValueError(f"{len(window_scores)} windows do not fit {n_rows} rows with window {window}")
-    if how == "ending":
-        return np.concatenate([np.full(window - 1, window_scores[0]), window_scores])
-    if how == "max":
-        padded = np.concatenate([np.full(window - 1, -np.inf), window_scores, np.full(window - 1, -np.inf)])
-        # Row i is covered by windows max(0, i-w+1) .. min(i, n_windows-1): a trailing max over w.
-        return maximum_filter1d(padded, size=window, origin=(window - 1) // 2)[
-            window - 1 : window - 1 + n_rows
-        ]
-    if how == "mean":
-        cumulative = np.concatenate([[0.0], np.cumsum(window_scores)])
-        rows = np.arange(n_rows)
-        first = np.maximum(rows - window + 1, 0)
-        last = np.minimum(rows, n_windows - 1)
-        return (cumulative[last + 1] - cumulative[first]) / (last - first + 1)
-    raise ValueError(f"unknown row alignment {how!r}")
+    cumulative = np.concatenate([[0.0], np.cumsum(window_scores)])
+    rows = np.arange(n_rows)
+    first = np.maximum(rows - window + 1, 0)
+    last = np.minimum(rows, n_windows - 1)
+    return (cumulative[last + 1] - cumulative[first]) / (last - first + 1)

@@ -22,7 +22,7 @@ from mlops_assets.ml.dataset import Segment, SegmentSplit, fit_spec, split_segme
 from mlops_assets.ml.feature_table import (
     WELD_FEATURES,
     WELD_SEGMENTS,
-    read_segments,
+    FeaturesMismatch,
     read_spec,
     read_windows,
     segments_frame,
@@ -47,8 +47,6 @@ __all__ = [
     "load_run_model",
     "signal_thresholds",
     "train_from_lake",
-    "weld_scores",
-    "weld_segments",
 ]
 
 MODEL_ARTIFACTS = "model"
@@ -109,8 +107,10 @@ def train_from_lake(
     line: str,
     config: AutoencoderConfig,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    spec_id: str | None = None,
 ) -> tuple[TrainResult, FeatureSpec, str]:
-    """Train on the line's `train` windows, stop early on its `validation` windows."""
+    """Train on the line's `train` windows, stop early on its `validation` windows. `spec_id`: the spec
+    the windows must have been cut with (what `weld_features` reported); refused otherwise."""
     train, meta = read_windows(store, line, ["train"])
     val, _ = read_windows(store, line, ["validation"])
     spec_ids = meta["spec_id"].unique() if meta.height else pl.Series([], dtype=pl.String)
@@ -118,22 +118,13 @@ def train_from_lake(
         raise ValueError(
             f"weld_features of {line} holds specs {spec_ids.to_list()}: materialise weld_features first"
         )
+    if spec_id is not None and spec_ids[0] != spec_id:
+        raise FeaturesMismatch(
+            f"weld_features of {line} now holds spec {spec_ids[0]}, not {spec_id} that weld_features "
+            "reported: it was materialised again meanwhile; materialise the chain from weld_features"
+        )
     spec = read_spec(store, line, spec_ids[0])
     return train_autoencoder(train, val, spec.n_signals, config, on_epoch), spec, str(spec_ids[0])
-
-
-def weld_segments(store: LakeStore, line: str, splits: list[str], spec_id: str | None = None) -> pl.DataFrame:
-    """Rows of `gold/weld_segments` (empty when the lake predates it); refuses a table cut with another
-    spec than the model's (weld_features re-materialised since training)."""
-    frame = read_segments(store, line, splits)
-    if spec_id is not None and frame.height:
-        found = sorted(frame["spec_id"].unique().to_list())
-        if found != [spec_id]:
-            raise ValueError(
-                f"gold/weld_segments of {line} holds specs {found}, the model uses {spec_id}: "
-                "materialise the chain from weld_features"
-            )
-    return frame
 
 
 def save_run_model(
@@ -153,12 +144,6 @@ def load_run_model(registry: ModelRegistry, run_id: str) -> tuple[WindowScorer, 
         return load_scorer(folder / SCORER_FILE), FeatureSpec.from_json(
             (folder / "feature_spec.json").read_text()
         )
-
-
-def weld_scores(scores: np.ndarray, meta: pl.DataFrame, how: str) -> tuple[np.ndarray, np.ndarray]:
-    """(segment keys, aggregated score) per weld / segment."""
-    keys, values = aggregate_groups(scores, meta["segment"].to_numpy(), how)
-    return keys, values
 
 
 def signal_thresholds(
@@ -197,6 +182,21 @@ class Evaluation:
     weld_components: dict[str, dict[str, Any]]
     arrays: dict[str, np.ndarray]
     welds: WeldEvaluation | None = None
+
+    @property
+    def level(self) -> str:
+        """What the headline figures judge: welds when the line has weld ids, else windows."""
+        return "weld" if self.weld else "window"
+
+    @property
+    def headline(self) -> dict[str, Any]:
+        return self.weld or self.window
+
+    def headline_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, scores) of the headline level (weld scores are score / threshold: > 1 alarms)."""
+        if self.weld:
+            return self.arrays["weld_labels"], self.arrays["weld_scores"]
+        return self.arrays["window_labels"], self.arrays["window_scores"]
 
 
 def evaluate_windows(
@@ -242,7 +242,7 @@ def fit_thresholds(
     welds = None
     duration = None
     if meta["weld_id"].null_count() < meta.height:
-        _, welds = weld_scores(scores, meta, weld_aggregation)
+        _, welds = aggregate_groups(scores, meta["segment"].to_numpy(), weld_aggregation)
         weld = fit_threshold(welds, method, **params)  # type: ignore[arg-type]
         if weld_duration:
             if segments is None or segments.height == 0:

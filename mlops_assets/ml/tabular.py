@@ -1,8 +1,9 @@
 """Reading historian exports (CSV) for `mlops evaluate`: columns, time, labels, signals.
 
 Everything is decided from the data and printed, nothing is tuned by hand per dataset:
-- separator: given, or the most frequent of `, ; TAB |` on the first line; no header when the first
-  line is all numbers;
+- separator: given, or the most frequent of `, ; TAB |` on the first line; a header when the first
+  line has text where the second has numbers or dates (so a headerless export starting with a time
+  stamp keeps its first row), none when its cells read like the second line's; blank lines are not rows;
 - a text column whose values are mostly numbers (decimal commas, stray `n/a`s) is numeric;
 - the time column: given, or the first column named like a time (`time`, `timestamp`, `datetime`,
   `date`, `ts`, ...) or whose text parses as dates;
@@ -14,7 +15,9 @@ Everything is decided from the data and printed, nothing is tuned by hand per da
 
 from __future__ import annotations
 
+import csv
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,26 +114,72 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
 
 
-def sniff_separator(path: Path) -> str:
+def _first_lines(path: Path, n: int) -> list[str]:
+    """The first `n` lines that are not blank (blank lines are not rows, as in pandas)."""
+    found: list[str] = []
     with path.open("r", encoding="utf-8", errors="replace") as handle:
-        first = handle.readline()
+        for line in handle:
+            if line.strip():
+                found.append(line)
+                if len(found) == n:
+                    break
+    return found
+
+
+def sniff_separator(path: Path) -> str:
+    first = (_first_lines(path, 1) or [""])[0]
     counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=lambda s: counts[s])
     return best if counts[best] > 0 else ","
 
 
+_DATE = re.compile(
+    r"(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?)?|\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?)"
+    r"\s*(Z|UTC|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _cell_kind(text: str) -> str:
+    """`number`, `date`, `empty` (also the null spellings) or `text`."""
+    cell = text.strip().strip('"').strip()
+    if cell in _NULLS:
+        return "empty"
+    try:
+        float(cell.replace(",", "."))
+        return "number"
+    except ValueError:
+        pass
+    return "date" if _DATE.fullmatch(cell) else "text"
+
+
 def _has_header(path: Path, sep: str) -> bool:
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        cells = handle.readline().strip().split(sep)
-
-    def numeric(text: str) -> bool:
-        try:
-            float(text.replace(",", "."))
+    """Whether the first line names the columns. It does when one of its cells is text where the second
+    line holds a number or a date; it does not when its cells read like the second line's (a headerless
+    export starting with a time stamp keeps its first row). Undecided (a lone line, text columns only):
+    a header unless every cell is a number."""
+    rows = list(csv.reader(_first_lines(path, 2), delimiter=sep))
+    if not rows:
+        return False
+    first = [_cell_kind(c) for c in rows[0]]
+    if len(rows) > 1:
+        second = [_cell_kind(c) for c in rows[1]]
+        if any(a == "text" and b in ("number", "date") for a, b in zip(first, second, strict=False)):
             return True
-        except ValueError:
+        if any(a in ("number", "date") and a == b for a, b in zip(first, second, strict=False)):
             return False
+    return not all(k in ("number", "date", "empty") for k in first)
 
-    return not all(numeric(c.strip().strip('"')) for c in cells if c.strip())
+
+_BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\r]*\n|\n[ \t\r]+\Z")
+
+
+def _data_bytes(path: Path) -> bytes:
+    """The file's bytes without blank lines: a blank line is not a row (pandas skips them too), and an
+    extra row would put every later score on the wrong row."""
+    data = path.read_bytes()
+    if not _BLANK_LINE.search(data):
+        return data
+    return b"".join(line for line in data.splitlines(keepends=True) if line.strip())
 
 
 def _to_number(column: pl.Series) -> pl.Series | None:
@@ -152,14 +201,16 @@ def _to_number(column: pl.Series) -> pl.Series | None:
     return None
 
 
-def read_table(path: Path, sep: str | None = None) -> pl.DataFrame:
-    """A CSV as a frame: numeric-looking text columns become Float64, others stay text."""
+def read_table(path: Path, sep: str | None = None, header: bool | None = None) -> pl.DataFrame:
+    """A CSV as a frame, one row per data line (blank lines are not rows): numeric-looking text columns
+    become Float64, others stay text. `header`: whether the first line names the columns (None:
+    decided from the first two lines)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     sep = sep or sniff_separator(path)
-    header = _has_header(path, sep)
+    header = _has_header(path, sep) if header is None else header
     frame = pl.read_csv(
-        path,
+        _data_bytes(path),
         separator=sep,
         has_header=header,
         infer_schema=False,  # all text: we decide per column, robustly, below
@@ -207,8 +258,11 @@ class TableColumns:
     ignored: dict[str, str] = field(default_factory=dict)
 
 
-def detect_columns(train: pl.DataFrame, time: str | None, label: str | None) -> TableColumns:
-    """Decide the time, label and signal columns from the training file (see the module docstring)."""
+def detect_columns(
+    train: pl.DataFrame, time: str | None, label: str | None, also_labels: Collection[str] = ()
+) -> TableColumns:
+    """Decide the time, label and signal columns from the training file (see the module docstring).
+    `also_labels`: other names that hold labels (the test file's label column), never signals."""
     for given, what in ((time, "--time-column"), (label, "--label-column")):
         if given is not None and given not in train.columns and what == "--time-column":
             raise ValueError(f"{what} {given!r} is not a column of the training file: {train.columns}")
@@ -222,7 +276,7 @@ def detect_columns(train: pl.DataFrame, time: str | None, label: str | None) -> 
         column = train[name]
         if name == time:
             continue
-        if name == label or (label is None and _normalise(name) in LABEL_NAMES):
+        if name == label or name in also_labels or (label is None and _normalise(name) in LABEL_NAMES):
             ignored[name] = "label"
         elif not column.dtype.is_numeric():
             ignored[name] = "not numeric"

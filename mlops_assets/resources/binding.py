@@ -15,7 +15,6 @@ through `dg.EnvVar`, resolved when a run launches and hidden in the UI:
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import dagster as dg
 
@@ -23,22 +22,9 @@ from mlops_assets.environment import Environment, local_home
 from mlops_assets.resources.lakehouse import LakehouseResource, S3LakehouseResource
 from mlops_assets.resources.landing import LandingResource, S3LandingResource
 from mlops_assets.resources.quality import DataQualityResource
+from mlops_assets.resources.s3 import s3_credentials_from_env
 
 __all__ = ["platform_resources"]
-
-_S3_FIELDS = {
-    "aws_region": "AWS_REGION",
-    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "aws_session_token": "AWS_SESSION_TOKEN",
-    "aws_endpoint_url": "AWS_ENDPOINT_URL",
-}
-
-
-def _s3_credentials() -> dict[str, Any]:
-    # Only variables that are set become EnvVars: an EnvVar of an unset variable fails the run, and
-    # in production the pod's identity (IRSA) may stand in for static keys.
-    return {name: dg.EnvVar(var) for name, var in _S3_FIELDS.items() if os.environ.get(var)}
 
 
 def _float_setting(variable: str, default: float) -> float:
@@ -64,10 +50,9 @@ def platform_resources(environment: Environment) -> dict[str, dg.ConfigurableRes
             "landing": LandingResource(root=os.fspath(home / "landing")),
             "data_quality": quality,
         }
-    credentials = _s3_credentials()
-    allow_http = {"aws_allow_http": dg.EnvVar("AWS_ALLOW_HTTP")} if os.environ.get("AWS_ALLOW_HTTP") else {}
+    credentials = s3_credentials_from_env()
     return {
-        "lakehouse": S3LakehouseResource(root=dg.EnvVar("MLOPS_LAKE_ROOT"), **credentials, **allow_http),
+        "lakehouse": S3LakehouseResource(root=dg.EnvVar("MLOPS_LAKE_ROOT"), **credentials),
         "landing": S3LandingResource(root=dg.EnvVar("MLOPS_LANDING_ROOT"), **credentials),
         "data_quality": quality,
     }

@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.landing.zone import LandingZone, LocalLandingZone, S3LandingZone
+from mlops_assets.resources.s3 import S3Credentials
 
 __all__ = ["LandingResource", "S3LandingResource"]
 
@@ -19,21 +20,8 @@ class LandingResource(dg.ConfigurableResource):
         return LocalLandingZone(self.root)
 
 
-class S3LandingResource(LandingResource):
-    """The landing zone on S3; credentials as for `S3LakehouseResource`."""
-
-    aws_region: str | None = None
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
-    aws_session_token: str | None = None
-    aws_endpoint_url: str | None = None
+class S3LandingResource(S3Credentials, LandingResource):
+    """The landing zone on S3, credentials from `S3Credentials`."""
 
     def zone(self) -> LandingZone:
-        options = {
-            "AWS_REGION": self.aws_region,
-            "AWS_ACCESS_KEY_ID": self.aws_access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key,
-            "AWS_SESSION_TOKEN": self.aws_session_token,
-            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
-        }
-        return S3LandingZone(self.root, {k: v for k, v in options.items() if v})
+        return S3LandingZone(self.root, self.storage_options())

@@ -13,7 +13,7 @@ from edge_agent.landing_format import LandingKey
 from edge_agent.simulator import LineConfig
 from mlops_assets.lake import LakeStore
 from mlops_assets.landing import LocalLandingZone
-from tests.mlops_assets.landing_files import LocalTarget, Message, simulator_messages, write_landing_files
+from mlops_assets.landing.synthetic import LocalTarget, Message, simulator_messages, write_landing_files
 
 # A fixed start keeps tests reproducible; 2025-11-21 lies inside the daily partitions.
 START_MS = 1763740800000

@@ -4,6 +4,7 @@ a database of this test's own)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -12,13 +13,18 @@ import psycopg2
 import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._utils.tags import TagConcurrencyLimitsCounter
 
+from mlops_assets.definitions import build_definitions
+from mlops_assets.landing.synthetic import Message
+from mlops_assets.partitions import day_line_key
 from tests.conftest import POSTGRES
 from tests.mlops_assets.conftest import LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import run_ingestion
-from tests.mlops_assets.landing_files import Message
 
 DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "dagster" / "dagster.yaml"
+HELM_VALUES = DEPLOYED.with_name("values.yaml")
 
 
 def _prod_env(monkeypatch: pytest.MonkeyPatch, database: str) -> None:
@@ -57,6 +63,8 @@ def test_runs_and_events_live_in_postgresql(
     with dg.DagsterInstance.get() as instance:
         result = run_ingestion(instance, day, "line-1")
         assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.tags["dagster/partition"] == f"{day.isoformat()}|line-1"
 
     with psycopg2.connect(dbname=postgres_database, **POSTGRES) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT status FROM runs WHERE run_id = %s", (result.run_id,))
@@ -68,3 +76,33 @@ def test_runs_and_events_live_in_postgresql(
         assert cursor.fetchone() == (4,)
         cursor.execute("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'line'")
         assert cursor.fetchall() == [("line-1",)]
+
+
+def test_the_run_queue_runs_one_run_per_partition_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's own queue logic, with the deployed limits, on the tags runs of the platform's
+    partitioned jobs carry: per (day, line) for ingestion_job, per line for model_training_job."""
+    limits = yaml.safe_load(DEPLOYED.read_text())["run_coordinator"]["config"]["tag_concurrency_limits"]
+    helm = yaml.safe_load(HELM_VALUES.read_text())["dagsterDaemon"]["runCoordinator"]["config"]
+    assert helm["queuedRunCoordinator"]["tagConcurrencyLimits"] == limits  # Helm and plain install agree
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path))
+    defs = build_definitions()
+
+    def run(job_name: str, partition_key: str) -> DagsterRun:
+        job = defs.resolve_job_def(job_name)
+        assert job.partitions_def is not None
+        return DagsterRun(
+            job_name=job_name,
+            tags={**job.tags, **job.partitions_def.get_tags_for_partition_key(partition_key)},
+        )
+
+    day = dt.date(2025, 11, 21)
+    running = [run("ingestion_job", day_line_key(day, "line-1")), run("model_training_job", "line-1")]
+    queue = TagConcurrencyLimitsCounter(limits, running)
+
+    assert queue.is_blocked(run("ingestion_job", day_line_key(day, "line-1")))
+    assert not queue.is_blocked(run("ingestion_job", day_line_key(day, "line-2")))
+    assert not queue.is_blocked(run("ingestion_job", day_line_key(day + dt.timedelta(days=1), "line-1")))
+    assert queue.is_blocked(run("model_training_job", "line-1"))
+    assert not queue.is_blocked(run("model_training_job", "line-2"))

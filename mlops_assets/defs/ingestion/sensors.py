@@ -1,19 +1,72 @@
 """`landing_sensor`: new landing files become runs of `ingestion_job` for their (day, line)."""
 
 import datetime as dt
+from collections.abc import Iterable
 
 import dagster as dg
 
 from mlops_assets.defs.ingestion.jobs import ingestion_job
+from mlops_assets.lake.ingest_plan import Attempts, IngestPlan, plan_ingestion
 from mlops_assets.lake.pending import scan_pending
 from mlops_assets.partitions import DAY_FIRST, day_line_key, line_partitions
 from mlops_assets.resources import LakehouseResource, LandingResource
 
-__all__ = ["landing_sensor"]
+__all__ = ["PENDING_SET_TAG", "landing_sensor"]
 
+PENDING_SET_TAG = "mlops/pending_set"
 # Files of the day before the cursor are listed again: an agent may upload yesterday's last file
 # after midnight.
 _OVERLAP = dt.timedelta(days=1)
+
+
+def _attempts(instance: dg.DagsterInstance, pending_sets: Iterable[str]) -> dict[str, Attempts]:
+    """What the runs tagged with each pending set did (retries of a run inherit its tags)."""
+    keys = sorted(set(pending_sets))
+    found: dict[str, Attempts] = {}
+    if not keys:
+        return found
+    for run in instance.get_runs(filters=dg.RunsFilter(tags={PENDING_SET_TAG: keys})):
+        key = run.tags[PENDING_SET_TAG]
+        seen = found.get(key, Attempts())
+        retrying = run.is_complete_and_waiting_to_retry  # Dagster's run retries will take it up
+        found[key] = Attempts(
+            in_progress=seen.in_progress or not run.is_finished or retrying,
+            failed=seen.failed + (run.is_failure_or_canceled and not retrying),
+            succeeded=seen.succeeded or run.is_success,
+        )
+    return found
+
+
+def _report(context: dg.SensorEvaluationContext, plan: IngestPlan) -> list[str]:
+    """Logs what is not requested and why; returns one line per kind for the skip reason."""
+    notes = []
+    for pending in plan.out_of_range:
+        context.log.warning(
+            "landing files of %s (%s) fall outside the daily partitions from %s to today; not ingested: %s",
+            pending.day, pending.line, DAY_FIRST, ", ".join(pending.file_ids),
+        )  # fmt: skip
+    for pending in plan.unreadable:
+        context.log.warning(
+            "landing files of %s (%s) stay unfinished after a successful run: the lake cannot read them "
+            "(see the landing_files_are_readable check); not requested again until they change: %s",
+            pending.day, pending.line, ", ".join(pending.file_ids),
+        )  # fmt: skip
+    for pending, failed in plan.given_up:
+        context.log.error(
+            "ingestion of %s (%s) failed %d times; not requested again until its files change. Fix the "
+            "cause, then backfill the partition: %s",
+            pending.day, pending.line, failed, ", ".join(pending.file_ids),
+        )  # fmt: skip
+    for label, partitions in (
+        ("out of range", plan.out_of_range),
+        ("unreadable", plan.unreadable),
+        ("given up after failed runs", [p for p, _ in plan.given_up]),
+        ("waiting for a run", plan.waiting),
+    ):
+        if partitions:
+            files = sum(len(p.file_ids) for p in partitions)
+            notes.append(f"{files} file(s) {label} in {', '.join(f'{p.day} {p.line}' for p in partitions)}")
+    return notes
 
 
 @dg.sensor(
@@ -24,37 +77,42 @@ _OVERLAP = dt.timedelta(days=1)
     description=(
         "Lists the landing zone (from the oldest day with unfinished files on) and requests one run "
         "per (day, line) holding files the lake has not finished; registers new lines as partitions. "
-        "Run keys hash the pending file ids, so a set of files is requested once."
+        "A set of pending files is requested once; again after a failed run (up to 3 failed runs); "
+        "files a successful run could not read, and days outside the partitions, are reported."
     ),
 )
 def landing_sensor(
     context: dg.SensorEvaluationContext, lakehouse: LakehouseResource, landing: LandingResource
 ) -> dg.SensorResult:
-    since = dt.date.fromisoformat(context.cursor) - _OVERLAP if context.cursor else None
+    cursor = dt.date.fromisoformat(context.cursor) if context.cursor else None
+    since = cursor - _OVERLAP if cursor else None
     scan = scan_pending(lakehouse.store(), landing.zone(), since=since)
     known = set(context.instance.get_dynamic_partitions(line_partitions.name or "line"))
     new_lines = [line for line in scan.lines if line not in known]
-    first_day, today = dt.date.fromisoformat(DAY_FIRST), dt.datetime.now(dt.UTC).date()
-    requests = []
-    for pending in scan.partitions:
-        if not first_day <= pending.day <= today:
-            context.log.warning(
-                "landing files of %s (%s) fall outside the daily partitions %s..%s; not ingested: %s",
-                pending.day, pending.line, first_day, today, ", ".join(pending.file_ids),
-            )  # fmt: skip
-            continue
-        requests.append(
-            dg.RunRequest(
-                run_key=pending.run_key,
-                partition_key=day_line_key(pending.day, pending.line),
-                tags={"mlops/pending_files": str(len(pending.file_ids))},
-            )
+    plan = plan_ingestion(
+        scan,
+        _attempts(context.instance, (p.pending_set for p in scan.partitions)),
+        cursor=cursor,
+        first_day=dt.date.fromisoformat(DAY_FIRST),
+        today=dt.datetime.now(dt.UTC).date(),
+    )
+    requests = [
+        dg.RunRequest(
+            run_key=request.run_key,
+            partition_key=day_line_key(request.partition.day, request.partition.line),
+            tags={
+                PENDING_SET_TAG: request.partition.pending_set,
+                "mlops/pending_files": str(len(request.partition.file_ids)),
+            },
         )
+        for request in plan.requests
+    ]
+    notes = _report(context, plan)
     for path in scan.skipped:
         context.log.warning("not a landing file, ignored: %s", path)
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[line_partitions.build_add_request(new_lines)] if new_lines else [],
-        cursor=scan.next_since.isoformat() if scan.next_since else context.cursor,
-        skip_reason=None if requests or new_lines else "no unfinished landing files",
+        cursor=plan.next_since.isoformat() if plan.next_since else context.cursor,
+        skip_reason=None if requests or new_lines else "; ".join(["no landing files to ingest", *notes]),
     )

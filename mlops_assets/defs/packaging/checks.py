@@ -1,6 +1,8 @@
 """Blocking checks of `edge_model_package`: ONNX parity, and the quality gate (which promotes).
 
-Thin wiring around `mlops_assets.ml.package_checks`."""
+Thin wiring around `mlops_assets.ml.package_checks`. Packages are verified with the platform signer's
+public key (the `signer` resource), never with a key read back from the metadata being checked.
+"""
 
 import warnings
 from collections.abc import Callable
@@ -9,11 +11,12 @@ import dagster as dg
 
 from edge_agent.features import PackageError
 from mlops_assets.defs.packaging.assets import edge_model_package
-from mlops_assets.defs.training.lookup import latest_metadata
-from mlops_assets.defs.training.resources import ModelRegistryResource
-from mlops_assets.ml.package_checks import package_parity, package_quality_gate
+from mlops_assets.ml.feature_table import FeaturesMismatch
+from mlops_assets.ml.package_checks import PlatformKey, package_parity, package_quality_gate
+from mlops_assets.ml_resources import ModelRegistryResource, SignerResource
 from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import LakehouseResource
+from mlops_assets.upstream import upstream_metadata
 
 __all__ = ["package_matches_torch_model", "package_passes_quality_gate"]
 
@@ -26,19 +29,27 @@ def _per_line_check(fn: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDef
         return dg.asset_check(asset=edge_model_package, blocking=True, partitions_def=line_partitions)(fn)
 
 
+def _platform_key(signer: SignerResource) -> PlatformKey:
+    manifest_signer = signer.signer()
+    return PlatformKey(manifest_signer.key_id, manifest_signer.public_key_b64)
+
+
 @_per_line_check
 def package_matches_torch_model(
     context: dg.AssetCheckExecutionContext,
     lakehouse: LakehouseResource,
     model_registry: ModelRegistryResource,
+    signer: SignerResource,
 ) -> dg.AssetCheckResult:
     """ONNX Runtime on the packaged model against PyTorch eager on held-out windows: every output within
     atol + rtol * |PyTorch value|."""
     line = context.op_execution_context.partition_key
-    meta = latest_metadata(context, "edge_model_package", line)
+    meta = upstream_metadata(context, "edge_model_package", line)
     try:
-        report = package_parity(model_registry.registry(), lakehouse.store(), line, meta)
-    except (PackageError, ValueError) as exc:
+        report = package_parity(
+            model_registry.registry(), lakehouse.store(), line, meta, _platform_key(signer)
+        )
+    except (PackageError, FeaturesMismatch, ValueError, LookupError) as exc:
         return dg.AssetCheckResult(passed=False, metadata={"reason": str(exc)})
     return dg.AssetCheckResult(
         passed=report.passed,
@@ -57,14 +68,16 @@ def package_passes_quality_gate(
     context: dg.AssetCheckExecutionContext,
     lakehouse: LakehouseResource,
     model_registry: ModelRegistryResource,
+    signer: SignerResource,
 ) -> dg.AssetCheckResult:
-    """Candidate and champion scored on the same held-out welds, each with its own package; the
-    candidate becomes `champion` when it is not worse by more than the tolerance (the old champion
-    stays addressable as `previous-champion`)."""
+    """Parity first (a package that is not the evaluated model never passes); then candidate and
+    champion, both verified with the platform key, scored on the same held-out welds, each with its own
+    package; the candidate becomes `champion` when it is not worse by more than the tolerance (the old
+    champion stays addressable as `previous-champion`)."""
     line = context.op_execution_context.partition_key
-    meta = latest_metadata(context, "edge_model_package", line)
+    meta = upstream_metadata(context, "edge_model_package", line)
     outcome = package_quality_gate(
-        model_registry.registry(), lakehouse.store(), line, lakehouse.read_validated_telemetry(line), meta
+        model_registry.registry(), lakehouse.store(), line, meta, _platform_key(signer)
     )
     decision = outcome.decision
     if decision.passed:

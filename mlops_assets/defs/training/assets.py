@@ -1,29 +1,33 @@
 """Training assets, per line: weld_features -> anomaly_autoencoder -> anomaly_threshold -> model_evaluation.
 
 Data lives in Delta (`gold/weld_features`) and MLflow (one run per trained model, which the threshold
-and evaluation steps add to); each asset's metadata names what it wrote, so the next one finds it.
+and evaluation steps add to); each asset's metadata names what it wrote, so the next one finds it
+(`mlops_assets.upstream`: this run's materialisation first). The work is in `mlops_assets.ml`.
 """
 
 import json
-import tempfile
 import warnings
-from pathlib import Path
 
 import dagster as dg
-import numpy as np
 
 from mlops_assets.defs.training.config import AutoencoderTrainingConfig, ThresholdConfig, WeldFeaturesConfig
-from mlops_assets.defs.training.lookup import latest_metadata
-from mlops_assets.defs.training.resources import ModelRegistryResource
-from mlops_assets.lake import VALIDATED_TELEMETRY
-from mlops_assets.ml import plots, steps
-from mlops_assets.ml.feature_table import WELD_FEATURES, read_windows
+from mlops_assets.ml import plots, steps, tracking
+from mlops_assets.ml.feature_table import (
+    WELD_FEATURES,
+    FeaturesMismatch,
+    read_model_segments,
+    read_model_windows,
+    spec_id_of,
+)
 from mlops_assets.ml.labels import WELD_LABELS, label_map
 from mlops_assets.ml.lineage import git_commit
-from mlops_assets.ml.metrics import HEADLINE_METRICS
+from mlops_assets.ml.reports import metrics_markdown
+from mlops_assets.ml.telemetry import telemetry_slice
 from mlops_assets.ml.training import EpochReport
+from mlops_assets.ml_resources import ModelRegistryResource
 from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import LakehouseResource
+from mlops_assets.upstream import upstream_metadata
 
 __all__ = ["anomaly_autoencoder", "anomaly_threshold", "model_evaluation", "weld_features", "weld_labels"]
 
@@ -44,10 +48,6 @@ with warnings.catch_warnings():
     )
 
 
-def experiment_for(line: str) -> str:
-    return f"weld-anomaly/{line}"
-
-
 @dg.asset(
     group_name="training",
     partitions_def=line_partitions,
@@ -57,26 +57,36 @@ def experiment_for(line: str) -> str:
 def weld_features(
     context: dg.AssetExecutionContext, config: WeldFeaturesConfig, lakehouse: LakehouseResource
 ) -> dg.MaterializeResult:
-    """Windows of every weld of the line, standardised with statistics fitted on the training welds only.
+    """Windows of every weld of the line's last `days` days of telemetry, standardised with statistics
+    fitted on the training welds only.
 
     Welds are split by time: the earliest train (their latest `val_fraction` validate), the latest
     `holdout_fraction` and every known-bad weld are held out for evaluation."""
     line = context.partition_key
     store = lakehouse.store()
-    telemetry = lakehouse.read_validated_telemetry(line)
-    if telemetry.height == 0:
-        raise dg.Failure(f"validated_telemetry has no rows for line {line}")
-    build = steps.build_features(
-        store,
+    try:
+        telemetry = telemetry_slice(store, line, keep_days=config.days)
+        build = steps.build_features(
+            store,
+            line,
+            telemetry.frame,
+            label_map(store, line),
+            window=config.window,
+            stride=config.stride,
+            val_fraction=config.val_fraction,
+            holdout_fraction=config.holdout_fraction,
+        )
+    except (LookupError, ValueError) as exc:
+        raise dg.Failure(f"line {line}: {exc}") from exc
+    context.log.info(
+        "line %s: %s windows from %s (telemetry version %d, %s to %s)",
         line,
-        telemetry,
-        label_map(store, line),
-        window=config.window,
-        stride=config.stride,
-        val_fraction=config.val_fraction,
-        holdout_fraction=config.holdout_fraction,
+        build.windows,
+        build.split.summary(),
+        telemetry.version,
+        telemetry.days[0],
+        telemetry.days[-1],
     )
-    context.log.info("line %s: %s windows from %s", line, build.windows, build.split.summary())
     return dg.MaterializeResult(
         metadata={
             "spec_id": build.spec_id,
@@ -84,7 +94,15 @@ def weld_features(
             "dropped_signals": json.dumps(dict(build.spec.dropped)),
             "window": build.spec.window,
             "stride": build.spec.stride,
-            "telemetry_version": dg.MetadataValue.int(store.version(VALIDATED_TELEMETRY) or 0),
+            "telemetry_version": dg.MetadataValue.int(telemetry.version),
+            "telemetry_days": dg.MetadataValue.json(
+                {
+                    "first": str(telemetry.days[0]),
+                    "last": str(telemetry.days[-1]),
+                    "days": len(telemetry.days),
+                }
+            ),
+            "telemetry_rows": dg.MetadataValue.int(telemetry.frame.height),
             "features_version": dg.MetadataValue.int(build.table_version or 0),
             "windows": dg.MetadataValue.json(build.windows),
             "segments": dg.MetadataValue.json(build.split.summary()),
@@ -105,29 +123,12 @@ def anomaly_autoencoder(
 ) -> dg.MaterializeResult:
     """A dense autoencoder trained on the line's normal windows; one MLflow run per materialisation."""
     line = context.partition_key
-    store = lakehouse.store()
     registry = model_registry.registry()
-    features = latest_metadata(context, "weld_features", line)
+    features = upstream_metadata(context, "weld_features", line)
     model_config = config.to_model_config()
     commit = git_commit()
-    run_id = registry.start_run(
-        experiment_for(line),
-        f"{line}-{context.run_id[:8]}",
-        tags={"line": line, "dagster_run_id": context.run_id, "git_commit": commit},
-    )
-    registry.log_params(
-        run_id,
-        {
-            **model_config.as_params(),
-            "line": line,
-            "window": features["window"],
-            "stride": features["stride"],
-            "signals": features["signals"],
-            "spec_id": features["spec_id"],
-            "telemetry_delta_version": features["telemetry_version"],
-            "features_delta_version": features["features_version"],
-            "git_commit": commit,
-        },
+    run_id = tracking.start_training_run(
+        registry, line, dagster_run_id=context.run_id, config=model_config, features=features, commit=commit
     )
 
     def report(epoch: EpochReport) -> None:
@@ -145,30 +146,20 @@ def anomaly_autoencoder(
         )
 
     try:
-        result, spec, _ = steps.train_from_lake(store, line, model_config, report)
+        result, spec, _ = steps.train_from_lake(
+            lakehouse.store(), line, model_config, report, spec_id=str(features["spec_id"])
+        )
         context.log.info(
             "stopped: %s; best epoch %d (validation %.5f)",
             result.stop_reason,
             result.best_epoch,
             result.best_val_loss,
         )
-        steps.save_run_model(registry, run_id, result.scorer, model_config, spec)
-        curve = plots.loss_curve_png(
-            [e.train_loss for e in result.history], [e.val_loss for e in result.history], result.best_epoch
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "loss_curve.png").write_bytes(curve)
-            registry.log_artifact(run_id, Path(tmp) / "loss_curve.png", "plots")
-        registry.log_metrics(
-            run_id,
-            {
-                "best_val_loss": result.best_val_loss,
-                "best_epoch": result.best_epoch,
-                "train_seconds": result.seconds,
-            },
-        )
-    except Exception:
+        curve = tracking.record_training(registry, run_id, result, model_config, spec)
+    except Exception as exc:
         registry.end_run(run_id, "FAILED")
+        if isinstance(exc, FeaturesMismatch):
+            raise dg.Failure(f"line {line}: {exc}") from exc
         raise
     return dg.MaterializeResult(
         metadata={
@@ -199,13 +190,12 @@ def anomaly_threshold(
     validation welds' (`edge_agent.features.weld_score`)."""
     line = context.partition_key
     registry = model_registry.registry()
-    trained = latest_metadata(context, "anomaly_autoencoder", line)
-    run_id = trained["mlflow_run_id"]
+    run_id = str(upstream_metadata(context, "anomaly_autoencoder", line)["mlflow_run_id"])
     scorer, spec = steps.load_run_model(registry, run_id)
     store = lakehouse.store()
-    val, meta = read_windows(store, line, ["validation"])
     try:
-        segments = steps.weld_segments(store, line, ["train", "validation"], str(trained["spec_id"]))
+        val, meta = read_model_windows(store, line, ["validation"], spec_id_of(spec))
+        segments = read_model_segments(store, line, ["train", "validation"], spec_id_of(spec))
         bundle, scores, welds = steps.fit_thresholds(
             scorer,
             spec,
@@ -224,40 +214,15 @@ def anomaly_threshold(
     histogram = plots.score_histogram_png(
         scores, threshold, title=f"{line}: validation window scores ({config.method})"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "threshold.json").write_text(json.dumps(bundle, indent=2))
-        (Path(tmp) / "threshold_histogram.png").write_bytes(histogram)
-        registry.log_artifact(run_id, Path(tmp) / "threshold.json", "threshold")
-        registry.log_artifact(run_id, Path(tmp) / "threshold_histogram.png", "plots")
-    registry.log_metrics(
-        run_id,
-        {
-            "threshold_window": threshold,
-            "threshold_weld": (bundle["weld"] or {}).get("value"),
-            "threshold_weld_duration": duration.get("value"),
-            "weld_duration_center_samples": duration.get("center"),
-            "weld_duration_scale_samples": duration.get("scale"),
-        },
+    changed = tracking.record_thresholds(
+        registry, run_id, bundle, histogram, config.settings(bundle["format"])
     )
-    settings = {
-        "threshold_method": config.method,
-        **{f"threshold_{k}": v for k, v in config.params().items()},
-        "weld_aggregation": config.weld_aggregation,
-        "weld_duration": config.weld_duration,
-        "threshold_format": bundle["format"],
-    }
-    # Re-tuning the thresholds of a trained model reuses its run, and MLflow params are immutable: the
-    # params keep the first fit, the tag `threshold_config` always holds the current settings.
-    registry.set_tags(run_id, {"threshold_config": json.dumps(settings, sort_keys=True)})
-    logged = registry.client.get_run(run_id).data.params
-    changed = {k: (logged[k], str(v)) for k, v in settings.items() if k in logged and logged[k] != str(v)}
     if changed:
         context.log.warning(
             "thresholds re-tuned on run %s (param: (first, now)) %s; see its tag threshold_config",
             run_id,
             changed,
         )
-    registry.log_params(run_id, {k: v for k, v in settings.items() if k not in changed})
     context.log.info(
         "window threshold %.5g (%s), weld threshold %s, weld duration %s",
         threshold,
@@ -292,65 +257,29 @@ def model_evaluation(
     components alone: `shape`, `duration`); logged to the MLflow run."""
     line = context.partition_key
     registry = model_registry.registry()
-    threshold_meta = latest_metadata(context, "anomaly_threshold", line)
-    run_id = threshold_meta["mlflow_run_id"]
-    scorer, _ = steps.load_run_model(registry, run_id)
+    threshold_meta = upstream_metadata(context, "anomaly_threshold", line)
+    run_id = str(threshold_meta["mlflow_run_id"])
+    scorer, spec = steps.load_run_model(registry, run_id)
     store = lakehouse.store()
-    holdout, meta = read_windows(store, line, ["holdout"])
-    if len(holdout) == 0:
-        raise dg.Failure(
-            f"no held-out windows for line {line}: set holdout_fraction > 0 or add labelled welds"
-        )
-    bundle = threshold_meta["thresholds"]
-    spec_id = str(meta["spec_id"][0])
     try:
-        segments = steps.weld_segments(store, line, ["holdout"], spec_id)
-        evaluation = steps.evaluate_windows(scorer, holdout, meta, bundle, segments)
+        holdout, meta = read_model_windows(store, line, ["holdout"], spec_id_of(spec))
+        if len(holdout) == 0:
+            raise ValueError("no held-out windows: set holdout_fraction > 0 or add labelled welds")
+        segments = read_model_segments(store, line, ["holdout"], spec_id_of(spec))
+        evaluation = steps.evaluate_windows(scorer, holdout, meta, threshold_meta["thresholds"], segments)
     except ValueError as exc:
         raise dg.Failure(f"line {line}: {exc}") from exc
-    window_metrics, weld_metrics, arrays = evaluation.window, evaluation.weld, evaluation.arrays
-    registry.log_metrics(run_id, {f"eval_window_{k}": v for k, v in window_metrics.items()})
-    registry.log_metrics(run_id, {f"eval_weld_{k}": v for k, v in weld_metrics.items()})
-    for component, values in evaluation.weld_components.items():
-        registry.log_metrics(run_id, {f"eval_weld_{component}_{k}": v for k, v in values.items()})
-    level = "weld" if weld_metrics else "window"
-    headline = weld_metrics or window_metrics
-    labels, scores = (
-        (arrays["weld_labels"], arrays["weld_scores"])
-        if weld_metrics
-        else (arrays["window_labels"], arrays["window_scores"])
-    )
+    tracking.record_evaluation(registry, run_id, evaluation)
+    level, headline = evaluation.level, evaluation.headline
+    labels, scores = evaluation.headline_scores()
     histogram = plots.score_histogram_png(
         scores[labels == 0],
         float(headline["threshold"]),
         scores[labels == 1],
         title=f"{line}: held-out {level} scores"
-        + (" (score / threshold: > 1 alarms)" if weld_metrics else ""),
+        + (" (score / threshold: > 1 alarms)" if level == "weld" else ""),
     )
     roc = plots.roc_curve_png(labels, scores, f"{line}: {level} level")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "evaluation.json").write_text(
-            json.dumps(
-                {
-                    "window": window_metrics,
-                    "weld": weld_metrics,
-                    "weld_components": evaluation.weld_components,
-                },
-                indent=2,
-            )
-        )
-        registry.log_artifact(run_id, Path(tmp) / "evaluation.json", "evaluation")
-    components = evaluation.weld_components
-    header = " | ".join(["metric", "window", "weld", *(f"weld: {c} alone" for c in components)])
-    table = f"| {header} |\n|{' --- |' * (3 + len(components))}\n" + "\n".join(
-        "| "
-        + " | ".join(
-            [k, _fmt(window_metrics.get(k)), _fmt(weld_metrics.get(k))]
-            + [_fmt(components[c].get(k)) for c in components]
-        )
-        + " |"
-        for k in (*HEADLINE_METRICS, "threshold")
-    )
     context.log.info(
         "line %s, %s level: %s",
         line,
@@ -360,10 +289,10 @@ def model_evaluation(
     metadata: dict[str, object] = {
         "mlflow_run_id": run_id,
         "level": level,
-        "metrics": dg.MetadataValue.md(table),
-        "window_metrics": dg.MetadataValue.json(window_metrics),
-        "weld_metrics": dg.MetadataValue.json(weld_metrics),
-        "weld_component_metrics": dg.MetadataValue.json(components),
+        "metrics": dg.MetadataValue.md(metrics_markdown(evaluation)),
+        "window_metrics": dg.MetadataValue.json(evaluation.window),
+        "weld_metrics": dg.MetadataValue.json(evaluation.weld),
+        "weld_component_metrics": dg.MetadataValue.json(evaluation.weld_components),
         "scores": dg.MetadataValue.md(plots.markdown_image(histogram, "held-out scores")),
     }
     for key in ("f1", "roc_auc", "precision", "recall", "false_alarm_rate", "missed_alarm_rate"):
@@ -373,11 +302,3 @@ def model_evaluation(
     if roc is not None:
         metadata["roc_curve"] = dg.MetadataValue.md(plots.markdown_image(roc, "ROC curve"))
     return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}" if np.isfinite(value) else str(value)
-    return str(value)

@@ -21,6 +21,12 @@ class WeldFeaturesConfig(dg.Config):
     holdout_fraction: float = Field(
         default=0.3, ge=0, lt=1, description="Share of normal welds (the latest) held out for evaluation."
     )
+    days: int = Field(
+        default=30,
+        ge=0,
+        description="Days of telemetry read, counted back from the line's latest day (0 = its whole "
+        "history): memory grows with this, not with the line's age.",
+    )
 
 
 class AutoencoderTrainingConfig(dg.Config):
@@ -86,4 +92,14 @@ class ThresholdConfig(dg.Config):
             "k": self.k,
             "risk": self.risk,
             "initial_quantile": self.initial_quantile,
+        }
+
+    def settings(self, threshold_format: int) -> dict[str, object]:
+        """What the MLflow run records of this configuration (params and the tag `threshold_config`)."""
+        return {
+            "threshold_method": self.method,
+            **{f"threshold_{k}": v for k, v in self.params().items()},
+            "weld_aggregation": self.weld_aggregation,
+            "weld_duration": self.weld_duration,
+            "threshold_format": threshold_format,
         }

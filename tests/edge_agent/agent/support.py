@@ -21,9 +21,8 @@ from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.contract import ContractValidator
 from edge_agent.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, parse_landing_key
 from edge_agent.simulator import LineConfig, PublishReport, WeldLine
+from tests.edge_agent.clock import START_MS
 from tests.s3 import MotoS3
-
-START_MS = 1_763_740_800_000
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -66,10 +65,11 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
 @contextlib.contextmanager
 def running(agent: EdgeAgent, connect_timeout_s: float = 20.0) -> Iterator[EdgeAgent]:
     """Start the agent, wait until the broker holds its subscriptions, stop it afterwards (asserting a
-    clean stop). On failure, print what the agent was doing."""
-    agent.start()
+    clean stop). On failure, print what the agent was doing. A failed start cleans up after itself, and
+    `stop()` does nothing for an agent that did not start."""
     stopped = False
     try:
+        agent.start()
         if not agent.session.subscribed.wait(connect_timeout_s):
             raise TimeoutError("the agent did not subscribe")
         try:

@@ -13,7 +13,7 @@ import orjson
 import paho.mqtt.client as mqtt
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.contract import Contract, ContractValidator
+from edge_agent.contract import Contract, ContractValidator, TopicRouter
 from edge_agent.local_broker import LocalBroker
 from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
 from edge_agent.simulator import LineConfig, WeldLine
@@ -109,8 +109,9 @@ def test_bad_payloads_are_quarantined_with_their_reason_and_counted(
     # The contract's filters decide what the agent hears; widen them so that unknown topics reach it too
     # (without overlaps: a message matching two subscriptions is delivered twice).
     settings = make_settings(tmp_path, broker.port, pipeline={"max_payload_bytes": MAX_PAYLOAD})
-    agent = EdgeAgent(settings)
-    agent.subscriptions.extend(["factory/#", "globex/#"])
+    filters = [*TopicRouter(contract.channels_for("receive")).subscription_filters(), "factory/#", "globex/#"]
+    agent = EdgeAgent(settings, subscriptions=filters)
+    assert agent.session.subscriptions == filters
     with running(agent):
         publish_raw(endpoint, mixed)
         wait_until(lambda: agent.stats.totals()["uploaded"] >= len(mixed), 60, "everything uploaded")

@@ -1,15 +1,19 @@
-"""The landing zone interface: idempotent by name, never overwrites, verified; a directory and S3 (moto)."""
+"""The landing zone interface and the uploader: idempotent by name, never overwrites, verified; a directory
+and S3 (moto); files that cannot be uploaded are set aside and never stop the uploads behind them."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import BotoCoreError
 
-from edge_agent.agent.landing import LandingConflict, LocalLanding, open_landing
+from edge_agent.agent.landing import LandingConflict, LocalLanding, S3Landing, open_landing
 from edge_agent.agent.sealed_store import SealedStore
-from edge_agent.agent.sealing import seal_segment
+from edge_agent.agent.sealing import SealedFile, seal_segment
 from edge_agent.agent.settings import LandingSettings
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
@@ -44,16 +48,23 @@ def test_local_put_fails_while_the_landing_path_is_not_a_directory(tmp_path: Pat
         LocalLanding(tmp_path / "landing").put(REL, local)
 
 
+def s3_landing(s3: MotoS3, bucket: str) -> S3Landing:
+    landing = open_landing(LandingSettings(url=f"s3://{bucket}/landing/zone", timeout_s=2))
+    assert isinstance(landing, S3Landing)
+    return landing
+
+
 def test_s3_put_is_idempotent_refuses_to_overwrite_and_fails_while_unreachable(
     s3: MotoS3, tmp_path: Path
 ) -> None:
     bucket = s3.new_bucket()
-    landing = open_landing(LandingSettings(url=f"s3://{bucket}/landing/zone", timeout_s=2))
+    landing = s3_landing(s3, bucket)
     local = tmp_path / "file.parquet"
     local.write_bytes(b"PAR1 some bytes")
     assert landing.put(REL, local) == "uploaded"
-    stored = s3.client().get_object(Bucket=bucket, Key=f"landing/zone/{REL}")["Body"].read()
-    assert stored == b"PAR1 some bytes"
+    stored = s3.client().get_object(Bucket=bucket, Key=f"landing/zone/{REL}")
+    assert stored["Body"].read() == b"PAR1 some bytes"
+    assert stored["Metadata"] == {"sha256": hashlib.sha256(b"PAR1 some bytes").hexdigest()}
     assert landing.put(REL, local) == "already_there"
     other = tmp_path / "other.parquet"
     other.write_bytes(b"PAR1 other bytes")
@@ -67,6 +78,56 @@ def test_s3_put_is_idempotent_refuses_to_overwrite_and_fails_while_unreachable(
     assert landing.put(second, local) == "uploaded"
 
 
+def put_multipart(s3: MotoS3, bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> str:
+    """Store `body` as a one-part multipart upload: its ETag is not the MD5 of the bytes (as with SSE-KMS)."""
+    client = s3.client()
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)
+    part = client.upload_part(Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=body)
+    client.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+    etag: str = client.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    assert etag != hashlib.md5(body, usedforsecurity=False).hexdigest()
+    return etag
+
+
+def test_s3_same_bytes_are_recognised_by_their_sha256_when_the_etag_is_not_an_md5(
+    s3: MotoS3, tmp_path: Path
+) -> None:
+    bucket = s3.new_bucket()
+    landing = s3_landing(s3, bucket)
+    body = b"PAR1 bytes in an encrypted bucket"
+    local = tmp_path / "file.parquet"
+    local.write_bytes(body)
+    put_multipart(s3, bucket, landing.key_for(REL), body, {"sha256": hashlib.sha256(body).hexdigest()})
+    assert landing.put(REL, local) == "already_there"
+    # the same size and a non-MD5 ETag, but another SHA-256, or none at all: not provably ours
+    for name, metadata in [("other-sha", {"sha256": "0" * 64}), ("no-sha", {})]:
+        key = REL.replace("capture-edge-test", f"capture-{name}")
+        put_multipart(s3, bucket, landing.key_for(key), body, metadata)
+        with pytest.raises(LandingConflict):
+            landing.put(key, local)
+
+
+def test_s3_a_put_that_does_not_read_back_as_written_is_not_done(s3: MotoS3, tmp_path: Path) -> None:
+    bucket = s3.new_bucket()
+    landing = s3_landing(s3, bucket)
+    local = tmp_path / "file.parquet"
+    local.write_bytes(b"PAR1 some bytes")
+
+    def tamper(parsed: dict[str, Any], **_: Any) -> None:
+        # what a store that kept other bytes would answer to the read-back (fault injection)
+        if "sha256" in parsed.get("Metadata", {}):
+            parsed["Metadata"]["sha256"] = "f" * 64
+
+    landing.client.meta.events.register("after-call.s3.HeadObject", tamper)
+    with pytest.raises(OSError, match="does not read back as written"):
+        landing.put(REL, local)
+
+
 def test_landing_settings_refuse_what_they_cannot_serve() -> None:
     with pytest.raises(ValueError, match="only a directory or s3"):
         LandingSettings(url="https://example.com/landing")
@@ -74,31 +135,103 @@ def test_landing_settings_refuse_what_they_cannot_serve() -> None:
         LandingSettings(url="s3://")
 
 
+class UploadRig:
+    """A sealed store with real sealed files, an uploader to a local landing directory."""
+
+    def __init__(self, root: Path, validator: ContractValidator) -> None:
+        self.root = root
+        self.stats = Stats()
+        self.fatal: list[BaseException] = []
+        self.usage = SpoolUsage({"capture": 1 << 30, "quarantine": 1 << 30})
+        self.store = SealedStore(root / "sealed", self.usage, self.stats)
+        self.validator = validator
+        self.landing_root = root / "landing"
+        self.spools = 0
+        self.uploader = Uploader(
+            self.store,
+            LocalLanding(self.landing_root),
+            conflicts_dir=root / "conflicts",
+            corrupt_dir=root / "corrupt",
+            settings=LandingSettings(),
+            stats=self.stats,
+            on_fatal=self.fatal.append,
+        )
+
+    def seal(self, count: int, seed: int = 1) -> SealedFile:
+        """A sealed file of `count` messages; the same seed gives the same name and bytes."""
+        self.spools += 1
+        spool = new_spool(self.root / f"spool-{self.spools}")
+        spool.recover()
+        spool.next_seq = seed * 1000
+        spool.append([m for m in messages(self.validator, count, seed=seed) if m.kind == "capture"])
+        segment = spool.active_path
+        assert segment is not None
+        spool.close()
+        sealed = seal_segment(
+            segment, "capture", self.store.root, default_site="plant-1", default_line="line-1"
+        )
+        return sealed[0]
+
+
 def test_the_uploader_sets_a_conflicting_file_aside_and_never_overwrites(
     tmp_path: Path, contract_validator: ContractValidator
 ) -> None:
-    spool = new_spool(tmp_path)
-    spool.recover()
-    spool.append([m for m in messages(contract_validator, 20) if m.kind == "capture"])
-    segment = spool.active_path
-    assert segment is not None
-    spool.close()
-    stats = Stats()
-    store = SealedStore(tmp_path / "sealed", SpoolUsage({"capture": 1 << 30, "quarantine": 1 << 30}), stats)
-    sealed = seal_segment(segment, "capture", store.root, default_site="plant-1", default_line="line-1")[0]
-    landing_root = tmp_path / "landing"
-    taken = landing_root / sealed.key.relative_path
-    taken.parent.mkdir(parents=True)
-    taken.write_bytes(b"someone else's file")
-    uploader = Uploader(
-        store,
-        LocalLanding(landing_root),
-        conflicts_dir=tmp_path / "conflicts",
-        settings=LandingSettings(),
-        stats=stats,
-    )
-    assert uploader.upload_pass(deadline=None)
-    assert taken.read_bytes() == b"someone else's file"
-    assert (tmp_path / "conflicts" / sealed.key.relative_path).exists() and not sealed.path.exists()
-    assert stats.events["upload_conflicts"] == 1 and "landing conflict" in (stats.last_error or "")
-    assert store.pending() == []
+    rig = UploadRig(tmp_path, contract_validator)
+    kept: list[Path] = []
+    for attempt in range(2):  # the same name twice: the second conflict must not replace the first
+        sealed = rig.seal(20)
+        taken = rig.landing_root / sealed.key.relative_path
+        taken.parent.mkdir(parents=True, exist_ok=True)
+        taken.write_bytes(b"someone else's file")
+        assert rig.uploader.upload_pass(deadline=None)
+        assert taken.read_bytes() == b"someone else's file" and not sealed.path.exists()
+        kept = sorted((tmp_path / "conflicts").rglob("*.parquet"))
+        assert len(kept) == attempt + 1
+    assert kept[0].read_bytes() == kept[1].read_bytes()  # the same records sealed twice: both copies kept
+    assert rig.stats.events["upload_conflicts"] == 2 and "landing conflict" in (rig.stats.last_error or "")
+    assert rig.store.pending() == [] and rig.fatal == []
+
+
+def test_an_unreadable_sealed_file_is_set_aside_and_the_files_behind_it_are_uploaded(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    rig = UploadRig(tmp_path, contract_validator)
+    rotten = rig.seal(20, seed=1)
+    rotten.path.write_bytes(b"PAR1 torn by bit rot")  # the oldest file: first in every pass
+    good = rig.seal(20, seed=2)
+    good_bytes = good.path.read_bytes()
+    assert [f.path for f in rig.store.pending()] == [rotten.path, good.path]
+    assert rig.uploader.upload_pass(deadline=None)
+    assert rig.uploader.available  # the landing zone did nothing wrong
+    assert (rig.landing_root / good.key.relative_path).read_bytes() == good_bytes
+    assert not (rig.landing_root / rotten.key.relative_path).exists()
+    set_aside = tmp_path / "corrupt" / rotten.key.relative_path
+    assert set_aside.read_bytes() == b"PAR1 torn by bit rot"
+    assert rig.store.pending() == []
+    assert rig.stats.events["unreadable_files"] == 1 and rig.stats.events["uploaded_files"] == 1
+    assert "unreadable sealed file" in (rig.stats.last_error or "")
+    assert rig.stats.events["upload_failures"] == 0 and rig.fatal == []
+
+
+def test_drop_oldest_passes_over_the_file_being_uploaded(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    rig = UploadRig(tmp_path, contract_validator)
+    first, second = rig.seal(20, seed=1), rig.seal(20, seed=2)
+    pending = rig.store.pending()
+    with rig.store.claim(pending[0]):
+        rows = rig.store.drop_oldest("capture", lambda: False)  # "drop everything you can"
+    assert rows == second.rows and first.path.exists() and not second.path.exists()
+    assert rig.stats.dropped["capture_spool_full"] == second.rows
+
+
+def test_the_final_upload_pass_keeps_its_deadline_while_another_pass_runs(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    rig = UploadRig(tmp_path, contract_validator)
+    rig.seal(20)
+    with rig.uploader._lock:  # a pass of the uploader thread, stuck in a slow put
+        assert not rig.uploader.upload_pass(deadline=time.monotonic() + 0.05)
+    assert len(rig.store.pending()) == 1
+    assert rig.uploader.upload_pass(deadline=time.monotonic() + 30)
+    assert rig.store.pending() == []

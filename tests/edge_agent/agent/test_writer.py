@@ -28,6 +28,7 @@ class Rig:
         self.stats = Stats()
         self.generation = 1
         self.acked: list[tuple[int, int]] = []
+        self.fatal: list[BaseException] = []
         self.spools = {
             kind: SegmentSpool(
                 root / "segments",
@@ -52,6 +53,7 @@ class Rig:
             usage=self.usage,
             stats=self.stats,
             on_sealed=lambda: None,
+            on_fatal=self.fatal.append,
             in_process=False,
         )
         self.queue: BatchQueue[Message] = BatchQueue("capture", 1000)
@@ -69,7 +71,7 @@ class Rig:
             downstream=Downstream(),
             group_max=1000,
             quarantine_when_full="drop_oldest",
-            on_fatal=lambda exc: None,
+            on_fatal=self.fatal.append,
         )
         self.writer.start()
 

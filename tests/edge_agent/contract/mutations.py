@@ -37,7 +37,10 @@ def _merged(schema: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _set(doc: Any, path: Path, value: Any) -> Any:
+def replaced(doc: Any, path: Path, value: Any) -> Any:
+    """A deep copy of `doc` with the value at `path` replaced (`value` itself for the empty path)."""
+    if not path:
+        return value
     doc = copy.deepcopy(doc)
     node = doc
     for token in path[:-1]:
@@ -93,10 +96,10 @@ def mutations(schema: dict[str, Any], example: Any, path: Path = ()) -> Iterator
     if path:
         wrong = _wrong_value(schema)
         if wrong is not None:
-            yield Mutation("wrong_type", json_path(path), _replace_root(example, path, wrong))
+            yield Mutation("wrong_type", json_path(path), replaced(example, path, wrong))
         bad = _out_of_range(schema)
         if bad is not None:
-            yield Mutation("out_of_range", json_path(path), _replace_root(example, path, bad))
+            yield Mutation("out_of_range", json_path(path), replaced(example, path, bad))
     value = _at(example, path)
     if isinstance(value, dict):
         for name in schema.get("required", []):
@@ -104,7 +107,7 @@ def mutations(schema: dict[str, Any], example: Any, path: Path = ()) -> Iterator
                 yield Mutation("missing_required", json_path((*path, name)), _delete(example, (*path, name)))
         if schema.get("additionalProperties") is False:
             yield Mutation(
-                "extra_field", json_path((*path, "Not-Allowed")), _set(example, (*path, "Not-Allowed"), 1)
+                "extra_field", json_path((*path, "Not-Allowed")), replaced(example, (*path, "Not-Allowed"), 1)
             )
         for name, sub in schema.get("properties", {}).items():
             if name in value:
@@ -122,7 +125,3 @@ def _at(doc: Any, path: Path) -> Any:
     for token in path:
         doc = doc[token]
     return doc
-
-
-def _replace_root(example: Any, path: Path, value: Any) -> Any:
-    return _set(example, path, value)

@@ -11,6 +11,7 @@ import pytest
 
 from edge_agent.contract import ContractDocumentError, load_contract
 from edge_agent.contract.compiler import compile_schema
+from tests.edge_agent.contract.mutations import replaced
 
 CONTRACT = load_contract()
 MESSAGES = [
@@ -33,17 +34,6 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     return out
 
 
-def _replace(doc: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    doc = copy.deepcopy(doc)
-    node = doc
-    for token in path[:-1]:
-        node = node[token]
-    node[path[-1]] = value
-    return doc
-
-
 @pytest.mark.parametrize(("channel_id", "message"), MESSAGES, ids=[m[0] for m in MESSAGES])
 def test_random_corruptions_get_the_same_verdict_as_jsonschema(channel_id: str, message) -> None:
     ours = compile_schema(message.payload_schema)
@@ -56,7 +46,7 @@ def test_random_corruptions_get_the_same_verdict_as_jsonschema(channel_id: str, 
         doc = example
         for _ in range(rng.randint(1, 2)):
             path = rng.choice(_paths(doc))
-            doc = _replace(doc, path, copy.deepcopy(rng.choice(ODD_VALUES)))
+            doc = replaced(doc, path, copy.deepcopy(rng.choice(ODD_VALUES)))
         failure = ours(doc)
         expected_valid = reference.is_valid(doc)
         assert (failure is None) == expected_valid, (doc, failure and failure.reason)

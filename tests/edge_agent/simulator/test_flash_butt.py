@@ -9,8 +9,7 @@ import orjson
 
 from edge_agent.contract import ContractValidator
 from edge_agent.simulator import batch_weld, flash_butt_records, iter_flash_butt
-
-START_MS = 1_763_740_800_000
+from tests.edge_agent.clock import START_MS
 
 
 def test_records_are_all_found_with_labels(flash_butt_dir: Path) -> None:

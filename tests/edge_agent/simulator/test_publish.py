@@ -21,9 +21,9 @@ from edge_agent.simulator import (
     publish_line,
 )
 from edge_agent.simulator.cli import main as simulator_main
+from tests.edge_agent.clock import START_MS
 from tests.helpers import Recorder
 
-START_MS = 1_763_740_800_000
 FILTER = "acme/+/+/+/+/weld/telemetry"
 
 

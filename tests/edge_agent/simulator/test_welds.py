@@ -16,8 +16,7 @@ from edge_agent.simulator import (
     WeldLine,
     batch_weld,
 )
-
-START_MS = 1_763_740_800_000
+from tests.edge_agent.clock import START_MS
 
 
 def _generator(**kwargs) -> SyntheticWeldGenerator:

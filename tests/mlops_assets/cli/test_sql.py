@@ -16,8 +16,8 @@ from mlops_assets.lake import LakeStore
 from mlops_assets.lake.ingest import ingest_landing, refine_partition
 from mlops_assets.lake.refine import TelemetryRefiner
 from mlops_assets.landing import landing_zone
+from mlops_assets.landing.synthetic import Message, S3Target, write_landing_files
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
-from tests.mlops_assets.landing_files import Message, S3Target, write_landing_files
 from tests.s3 import MotoS3
 
 NOW = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)

@@ -12,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from edge_agent.contract import Contract, ContractValidator
+from edge_agent.simulator import LineAddress, LineConfig
 from mlops_assets.lake import (
     QUARANTINED_MESSAGES,
     RAW_UNS_CAPTURES,
@@ -21,18 +22,22 @@ from mlops_assets.lake import (
     TableRef,
     WriteResult,
 )
-from mlops_assets.lake.ingest import ingest_landing, refine_partition
+from mlops_assets.lake.ingest import RefineOutcome, ingest_landing, refine_partition
+from mlops_assets.lake.pending import scan_pending
 from mlops_assets.lake.refine import TelemetryRefiner
-from tests.mlops_assets.conftest import LocalLake, day_of
-from tests.mlops_assets.landing_files import Message
+from mlops_assets.landing.synthetic import Message, simulator_messages
+from mlops_assets.resources import LakehouseResource
+from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 
 NOW = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
 LINE = "line-1"
 
 
-def ingest(store: LakeStore, lake: LocalLake, contract: Contract, day: dt.date) -> None:
-    ingest_landing(store, lake.zone, day, LINE, now=NOW, max_rows_per_commit=150)
-    refine_partition(store, TelemetryRefiner(contract), day, LINE, now=NOW, max_rows_per_commit=150)
+def ingest(
+    store: LakeStore, lake: LocalLake, contract: Contract, day: dt.date, line: str = LINE
+) -> RefineOutcome:
+    ingest_landing(store, lake.zone, day, line, now=NOW, max_rows_per_commit=150)
+    return refine_partition(store, TelemetryRefiner(contract), day, line, now=NOW, max_rows_per_commit=150)
 
 
 def reconciliation(store: LakeStore, day: dt.date) -> pl.DataFrame:
@@ -149,12 +154,20 @@ def test_a_run_dying_between_commits_is_completed_by_a_rerun(
 
     with pytest.raises(SystemExit):
         ingest(crashing, lake, contract, day)
-    ingest(lake.store, lake, contract, day)
+    rerun = ingest(lake.store, lake, contract, day)
 
     table = assert_reconciles(lake.store, day, files=3)
     assert table["bronze"].sum() == 300 and table["quarantined"].sum() == 1
     duplicate = lake.store.read(QUARANTINED_MESSAGES)
     assert duplicate["error_kind"].to_list() == ["duplicate"]
+    # What the rerun reports per file (the run's reconciliation metadata) is what the tables hold,
+    # also for a file whose silver commit landed before the crash.
+    reported = rerun.reconciliation.rename({"bronze_rows": "bronze", "other_channel": "other"})
+    assert reported.height == len(rerun.files) > 0
+    assert (
+        reported.sort("file_id").rows()
+        == table.filter(pl.col("file_id").is_in(rerun.files)).select(reported.columns).rows()
+    )
 
 
 def test_a_batch_delivered_twice_in_different_files_is_stored_once(
@@ -240,5 +253,59 @@ def test_an_unreadable_landing_file_is_reported_and_the_others_are_ingested(
     outcome = ingest_landing(lake.store, lake.zone, keys[0].day, LINE, now=NOW)
 
     assert list(outcome.unreadable) == [keys[0].relative_path]
-    assert outcome.ingested == [keys[1].file_id] and outcome.rows == 100
+    assert outcome.ingested == [keys[1].relative_path] and outcome.rows == 100
     assert outcome.not_landing_files == [keys[0].relative_path.replace(".parquet", ".tmp")]
+
+
+def test_a_reimaged_agent_restarting_its_sequence_is_ingested_again(
+    lake: LocalLake, contract: Contract, line_messages: list[Message]
+) -> None:
+    first = lake.land(line_messages[:40], per_file=20)
+    ingest(lake.store, lake, contract, day_of(first))
+    # A day later the agent comes back with a fresh spool: its sequence restarts at 1, so its files
+    # have the very names of yesterday's.
+    later = lake.land(line_messages[40:80], per_file=20, received_start_ms=START_MS + 86_400_000)
+    assert [k.file_id for k in later] == [k.file_id for k in first]
+
+    rerun = ingest(lake.store, lake, contract, day_of(later))
+
+    assert len(rerun.files) == 2
+    assert lake.store.read(VALIDATED_TELEMETRY).select("cell", "seq").n_unique() == 80
+    assert_reconciles(lake.store, day_of(later), files=2)
+
+
+def test_two_plants_with_agents_of_the_same_name_do_not_collide(
+    lake: LocalLake, contract: Contract, line_messages: list[Message]
+) -> None:
+    day = day_of(lake.land(line_messages[:20], per_file=20, site="plant-1", agent="edge-1"))
+    other = simulator_messages(
+        LineConfig(address=LineAddress(site="plant-2", line="line-9"), start_ms=START_MS), 20
+    )
+    (twin,) = lake.land(other, per_file=20, site="plant-2", line="line-9", agent="edge-1")
+
+    ingest(lake.store, lake, contract, day)
+    pending = scan_pending(lake.store, lake.zone, since=None).partitions
+    assert [(p.line, p.file_ids) for p in pending] == [("line-9", (twin.relative_path,))]
+    ingest(lake.store, lake, contract, day, line="line-9")
+
+    silver = lake.store.read(VALIDATED_TELEMETRY)
+    assert dict(silver.group_by("site").agg(pl.struct("cell", "seq").n_unique()).rows()) == {
+        "plant-1": 20,
+        "plant-2": 20,
+    }
+    assert not scan_pending(lake.store, lake.zone, since=None).partitions
+
+
+def test_a_table_read_at_a_recorded_version_is_what_was_there_then(
+    lake: LocalLake, contract: Contract, line_messages: list[Message]
+) -> None:
+    day = day_of(lake.land(line_messages[:20], per_file=20))
+    ingest(lake.store, lake, contract, day)
+    version = lake.store.version(VALIDATED_TELEMETRY)
+    before = lake.store.read(VALIDATED_TELEMETRY)
+    lake.land(line_messages[20:40], per_file=20, first_seq=100, received_start_ms=START_MS + 120_000)
+    ingest(lake.store, lake, contract, day)
+
+    lakehouse = LakehouseResource(root=lake.store.root)
+    assert lakehouse.read_validated_telemetry(LINE).height > before.height
+    assert lakehouse.read_validated_telemetry(LINE, version=version).equals(before.sort("cell", "ts"))

@@ -74,10 +74,18 @@ def test_tampering_or_a_foreign_key_is_refused(tmp_path: Path) -> None:
         load_package(tmp_path / "pkg", other.public_key_b64)
     (tmp_path / "pkg" / "extra.bin").write_bytes(b"")
     with pytest.raises(PackageError, match="not covered"):
-        load_package(tmp_path / "pkg")
+        load_package(tmp_path / "pkg", None)
     (tmp_path / "pkg" / MODEL_FILE).write_bytes(b"swapped")
     with pytest.raises(PackageError, match="SHA-256"):
-        load_package(tmp_path / "pkg")
+        load_package(tmp_path / "pkg", None)
+
+
+def test_a_package_signed_with_another_key_id_is_refused_by_name(tmp_path: Path) -> None:
+    signer = load_or_create_dev_signer(tmp_path / "keys")
+    _package(tmp_path / "pkg", signer)
+    assert load_package(tmp_path / "pkg", signer.public_key_b64, key_id=signer.key_id).model_version == "3"
+    with pytest.raises(PackageError, match="signed with key id 'local-dev', not 'platform'"):
+        load_package(tmp_path / "pkg", signer.public_key_b64, key_id="platform")
 
 
 def test_dev_key_is_created_once_and_reused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

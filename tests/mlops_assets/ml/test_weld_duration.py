@@ -23,7 +23,7 @@ from edge_agent.features import (
 from edge_agent.simulator import LineAddress, SyntheticWeldGenerator, Weld
 from mlops_assets.lake import VALIDATED_TELEMETRY, LakeStore
 from mlops_assets.ml import steps
-from mlops_assets.ml.feature_table import WELD_FEATURES, read_windows
+from mlops_assets.ml.feature_table import WELD_FEATURES, read_model_segments, read_windows
 from mlops_assets.ml.labels import _frame, label_map, write_labels
 from mlops_assets.ml.model import AutoencoderConfig
 from mlops_assets.ml.onnx_export import ONNX_INPUT, export_onnx, onnx_session
@@ -69,7 +69,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config = AutoencoderConfig(hidden=(32,), latent=4, max_epochs=3)
     result, spec, spec_id = steps.train_from_lake(store, LINE, config)
     val, val_meta = read_windows(store, LINE, ["validation"])
-    fit_segments = steps.weld_segments(store, LINE, ["train", "validation"], spec_id)
+    fit_segments = read_model_segments(store, LINE, ["train", "validation"], spec_id)
     bundles = {
         on: steps.fit_thresholds(
             result.scorer, spec, val, val_meta, "quantile", QUANTILE, "mean", fit_segments, on
@@ -77,7 +77,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for on in (True, False)
     }
     holdout, meta = read_windows(store, LINE, ["holdout"])
-    held_segments = steps.weld_segments(store, LINE, ["holdout"], spec_id)
+    held_segments = read_model_segments(store, LINE, ["holdout"], spec_id)
     return {
         "home": home,
         "store": store,
@@ -192,7 +192,7 @@ def test_edge_package_computes_the_same_weld_score_as_training(chain: dict[str, 
     assert edge[_key(chain["welds"][-3])].fired[0] == "duration"
 
     # The quality gate's scoring of the same package agrees with the evaluation step.
-    gate = evaluate_package(folder, [s for s in segments if s.key in held], signals, signer.public_key_b64)
+    gate = evaluate_package(package, [s for s in segments if s.key in held], signals)
     for metric in ("n", "tp", "fp", "fn", "tn"):
         assert gate[f"weld_{metric}"] == chain["evaluation"].weld[metric]
     assert gate["weld_duration_tp"] == chain["evaluation"].weld_components["duration"]["tp"]

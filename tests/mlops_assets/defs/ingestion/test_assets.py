@@ -15,10 +15,10 @@ from mlops_assets.lake import (
     VALIDATED_TELEMETRY,
     LakeStore,
 )
+from mlops_assets.landing.synthetic import Message, S3Target, write_landing_files
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import check_results, materialisations, run_ingestion
 from tests.mlops_assets.lake.test_ingest import assert_reconciles
-from tests.mlops_assets.landing_files import Message, S3Target, write_landing_files
 from tests.s3 import MotoS3
 
 
@@ -86,14 +86,12 @@ def test_schema_drift_check_warns_on_a_new_contract_version(
     with dg.instance_for_test() as instance:
         run_ingestion(instance, day, "line-1")
         # An agent still on an older contract lands a file later the same day.
-        from tests.mlops_assets import landing_files
-
-        original = landing_files.CONTRACT_VERSION
-        landing_files.CONTRACT_VERSION = "0.9.0"
-        try:
-            lake.land(line_messages[50:60], first_seq=900, received_start_ms=START_MS + 120_000)
-        finally:
-            landing_files.CONTRACT_VERSION = original
+        lake.land(
+            line_messages[50:60],
+            first_seq=900,
+            received_start_ms=START_MS + 120_000,
+            contract_version="0.9.0",
+        )
         result = run_ingestion(instance, day, "line-1")
 
     passed, details = check_results(result)["payload_schema_is_stable"]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
+import pytest
 
 from edge_agent.simulator import LineAddress, LineConfig
 from mlops_assets.definitions import build_definitions
+from mlops_assets.landing.synthetic import Message, simulator_messages
 from mlops_assets.partitions import day_and_line
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import run_ingestion
-from tests.mlops_assets.landing_files import Message, simulator_messages
+
+DAY_MS = 86_400_000
 
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
@@ -20,6 +25,21 @@ def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None
     for request in result.dynamic_partitions_requests or []:  # what the daemon does with them
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys or []))
     return result
+
+
+def _launch(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
+    """Run a sensor's request as the daemon would: its partition, tags and run key."""
+    result = defs.resolve_job_def("ingestion_job").execute_in_process(
+        instance=instance,
+        partition_key=request.partition_key,
+        tags={**request.tags, "dagster/run_key": request.run_key or ""},
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def _partitions(result: dg.SensorResult) -> list[tuple[dt.date, str]]:
+    return sorted(day_and_line(r.partition_key or "") for r in result.run_requests or [])
 
 
 def test_new_files_become_one_run_per_partition_and_new_lines_register(
@@ -56,3 +76,59 @@ def test_a_quiet_landing_zone_skips(lake: LocalLake) -> None:
     with dg.instance_for_test() as instance:
         result = _tick(defs, instance, None)
     assert not result.run_requests and result.skip_reason is not None
+
+
+def test_a_failed_run_is_requested_again_with_a_new_run_key(
+    lake: LocalLake, line_messages: list[Message]
+) -> None:
+    day = day_of(lake.land(line_messages[:20], per_file=10))
+    defs = build_definitions()
+    with dg.instance_for_test() as instance:
+        first = _tick(defs, instance, None)
+        (request,) = first.run_requests or []
+        lake.home.joinpath("lake").write_text("a file where the lake's folder should be")  # breaks the run
+        assert not _launch(defs, instance, request)
+        lake.home.joinpath("lake").unlink()
+
+        second = _tick(defs, instance, first.cursor)
+        (retry,) = second.run_requests or []
+        assert _partitions(second) == [(day, "line-1")] and retry.run_key != request.run_key
+        assert retry.tags == request.tags  # the same pending files
+        assert _launch(defs, instance, retry)
+
+        done = _tick(defs, instance, second.cursor)
+        assert not done.run_requests and done.cursor == day.isoformat()
+
+
+def test_unreadable_and_out_of_range_files_are_reported_and_do_not_hold_the_cursor(
+    lake: LocalLake, line_messages: list[Message], capfd: pytest.CaptureFixture[str]
+) -> None:
+    keys = lake.land(line_messages[:20], per_file=10)
+    (lake.landing_root / keys[0].relative_path).write_bytes(b"not parquet")
+    day = day_of(keys)
+    next_day = day_of(lake.land(line_messages[20:30], first_seq=100, received_start_ms=START_MS + DAY_MS))
+    # Filed under a day before the first daily partition (an agent whose clock was wrong).
+    (early,) = lake.land(line_messages[30:40], first_seq=200, received_start_ms=START_MS - 700 * DAY_MS)
+    defs = build_definitions()
+    with dg.instance_for_test() as instance:
+        first = _tick(defs, instance, None)
+        assert _partitions(first) == [(day, "line-1"), (next_day, "line-1")]
+        assert first.cursor == day.isoformat()  # not the out-of-range day
+        assert (
+            f"fall outside the daily partitions from 2024-01-01 to today; not ingested: {early.relative_path}"
+            in capfd.readouterr().err
+        )
+        assert all(_launch(defs, instance, r) for r in first.run_requests or [])
+
+        # Only the unreadable file is left on `day`: a new set, tried once more by a run that succeeds.
+        second = _tick(defs, instance, first.cursor)
+        (again,) = second.run_requests or []
+        assert again.tags["mlops/pending_files"] == "1" and _launch(defs, instance, again)
+
+        third = _tick(defs, instance, second.cursor)
+        assert not third.run_requests
+        assert third.cursor == next_day.isoformat()  # neither the bad file's day nor the out-of-range one
+        assert third.skip_reason and f"1 file(s) unreadable in {day} line-1" in (
+            third.skip_reason.skip_message or ""
+        )
+        assert f"not requested again until they change: {keys[0].relative_path}" in capfd.readouterr().err

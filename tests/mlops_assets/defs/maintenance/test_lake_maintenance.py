@@ -14,8 +14,8 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.lake import RAW_UNS_CAPTURES, VALIDATED_TELEMETRY
 from mlops_assets.lake.ingest import ingest_landing, refine_partition
 from mlops_assets.lake.refine import TelemetryRefiner
+from mlops_assets.landing.synthetic import Message
 from tests.mlops_assets.conftest import LocalLake, day_of
-from tests.mlops_assets.landing_files import Message
 
 NOW = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.simulator import LineAddress, flash_butt_records, read_flash_butt
-from mlops_assets.ml.flash_butt_eval import START_MS, acquisition_time
+from mlops_assets.ml.flash_butt_eval import START_MS
 from mlops_assets.ml.labels import flash_butt_labels, write_labels
 from mlops_assets.ml.registry import CHAMPION
 from mlops_assets.ml.silver_writer import silver_rows, write_silver
@@ -21,9 +21,9 @@ LINE = "flash-butt"
 def test_chain_on_flash_butt_welds(
     flash_butt_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records = sorted(flash_butt_records(flash_butt_dir), key=acquisition_time)
+    records = sorted(flash_butt_records(flash_butt_dir), key=lambda r: r.acquired_at)
     subset = [r for r in records if r.good][:120] + [r for r in records if not r.good][:10]
-    subset.sort(key=acquisition_time)
+    subset.sort(key=lambda r: r.acquired_at)
     platform = start_platform(tmp_path, monkeypatch, [LINE])
     welds, clock = [], START_MS
     for record in subset:

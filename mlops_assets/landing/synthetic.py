@@ -1,12 +1,13 @@
-"""Write landing files exactly as the edge agent does (`edge_agent.landing_format`), for tests.
+"""Synthetic landing files: simulator traffic sealed exactly as the edge agent seals it, without a
+broker or an agent. For benchmarks, load tests and tests of the lake.
 
     messages = simulator_messages(LineConfig(start_ms=...), count=300)      # (topic, payload bytes)
-    keys = write_landing_files(LocalTarget(tmp_path / "landing"), messages, agent="edge-line-1",
+    keys = write_landing_files(LocalTarget(root), messages, agent="edge-line-1",
                                received_start_ms=..., per_file=100)
 
-Files hold CAPTURE_SCHEMA (or QUARANTINE_SCHEMA with the edge's reasons) and the Parquet key-value
-metadata of FILE_METADATA_KEYS; the path is `LandingKey.relative_path`. Capture sequence numbers run
-on from `first_seq`, one per message, so file names never collide.
+Files hold CAPTURE_SCHEMA (or QUARANTINE_SCHEMA with the edge validator's reasons) and the Parquet
+key-value metadata of FILE_METADATA_KEYS; the path is `LandingKey.relative_path`. Capture sequence
+numbers run on from `first_seq`, one per message, so file names never collide within one call.
 """
 
 from __future__ import annotations
@@ -23,12 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edge_agent.contract import ContractValidator, TopicMatch, load_contract
-from edge_agent.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, LandingKey, landing_key
+from edge_agent.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, FileKind, LandingKey, landing_key
 from edge_agent.simulator import LineConfig, WeldLine
 
 __all__ = ["LocalTarget", "Message", "S3Target", "simulator_messages", "write_landing_files"]
-
-CONTRACT_VERSION = load_contract().version
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,7 @@ class LocalTarget:
 @dataclass(frozen=True)
 class S3Target:
     client: Any
+    """A boto3 S3 client."""
     bucket: str
     prefix: str = "landing"
 
@@ -76,9 +76,15 @@ def simulator_messages(config: LineConfig, count: int) -> list[Message]:
 
 
 def _rows(
-    messages: Sequence[Message], *, agent: str, first_seq: int, received_ms: Sequence[int], quarantine: bool
+    messages: Sequence[Message],
+    validator: ContractValidator,
+    *,
+    agent: str,
+    first_seq: int,
+    received_ms: Sequence[int],
+    quarantine: bool,
+    contract_version: str,
 ) -> dict[str, list[Any]]:
-    validator = ContractValidator(load_contract())
     columns: dict[str, list[Any]] = {
         f.name: [] for f in (QUARANTINE_SCHEMA if quarantine else CAPTURE_SCHEMA)
     }
@@ -97,11 +103,10 @@ def _rows(
             "payload": message.payload,
             "qos": 1,
             "retain": False,
-            "contract_version": CONTRACT_VERSION,
+            "contract_version": contract_version,
         }
         if quarantine:
-            verdict = validator.check(message.topic, message.payload)
-            error = verdict.error
+            error = validator.check(message.topic, message.payload).error
             values |= {
                 "error_kind": error.kind.value if error else "schema",
                 "error_path": error.path if error else "$",
@@ -112,15 +117,16 @@ def _rows(
     return columns
 
 
-def parquet_bytes(columns: dict[str, list[Any]], *, kind: str, agent: str, first: int, last: int) -> bytes:
+def _parquet_bytes(
+    columns: dict[str, list[Any]], *, kind: FileKind, agent: str, first: int, last: int, contract_version: str
+) -> bytes:
     schema = QUARANTINE_SCHEMA if kind == "quarantine" else CAPTURE_SCHEMA
     metadata = {
-        "uns.kind": kind, "uns.agent": agent, "uns.contract_version": CONTRACT_VERSION,
+        "uns.kind": kind, "uns.agent": agent, "uns.contract_version": contract_version,
         "uns.first_seq": str(first), "uns.last_seq": str(last), "uns.rows": str(last - first + 1),
     }  # fmt: skip
-    table = pa.table(columns, schema=schema.with_metadata(metadata))
     sink = io.BytesIO()
-    pq.write_table(table, sink)
+    pq.write_table(pa.table(columns, schema=schema.with_metadata(metadata)), sink)
     return sink.getvalue()
 
 
@@ -135,9 +141,14 @@ def write_landing_files(
     received_step_ms: int = 10,
     per_file: int = 100,
     first_seq: int = 1,
-    kind: str = "capture",
+    kind: FileKind = "capture",
+    contract_version: str | None = None,
 ) -> list[LandingKey]:
-    """Seal `messages` into landing files of `per_file` rows each; returns their keys."""
+    """Seal `messages` into landing files of `per_file` rows each; returns their keys.
+    `contract_version` defaults to the current contract's (an older one mimics an agent not updated)."""
+    contract = load_contract()
+    validator = ContractValidator(contract)
+    version = contract_version or contract.version
     keys = []
     pending = list(messages)
     seq = first_seq
@@ -145,18 +156,27 @@ def write_landing_files(
     for start in range(0, len(pending), per_file):
         part = pending[start : start + per_file]
         times = [received + i * received_step_ms for i in range(len(part))]
-        columns = _rows(part, agent=agent, first_seq=seq, received_ms=times, quarantine=kind == "quarantine")
+        columns = _rows(
+            part,
+            validator,
+            agent=agent,
+            first_seq=seq,
+            received_ms=times,
+            quarantine=kind == "quarantine",
+            contract_version=version,
+        )
         last = seq + len(part) - 1
         key = landing_key(
             site=site,
             line=line,
             agent=agent,
             first_received_ms=times[0],
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             first_seq=seq,
             last_seq=last,
         )
-        target.put(key.relative_path, parquet_bytes(columns, kind=kind, agent=agent, first=seq, last=last))
+        data = _parquet_bytes(columns, kind=kind, agent=agent, first=seq, last=last, contract_version=version)
+        target.put(key.relative_path, data)
         keys.append(key)
         seq = last + 1
         received = times[-1] + received_step_ms

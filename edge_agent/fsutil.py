@@ -1,13 +1,18 @@
-"""Durable file operations: fsync a directory, replace a file atomically."""
+"""File operations shared by the edge packages: durable renames and directories, and file digests.
+
+`file_sha256` is the one chunked SHA-256 of a file in `edge_agent` (the landing zone's read-back check
+uses it; the model package's digests can too).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["fsync_dir", "makedirs_durable", "replace_atomically", "temp_path_for"]
+__all__ = ["file_sha256", "fsync_dir", "makedirs_durable", "replace_atomically", "temp_path_for"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -56,3 +61,14 @@ def replace_atomically(path: Path, write: Callable[[Path], None], *, fsync: bool
         raise
     if fsync:
         fsync_dir(path.parent)
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """(SHA-256 hex digest, size in bytes) of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

@@ -1,0 +1,90 @@
+"""Which pending (day, line) partitions to ask an ingestion run for, given what the earlier runs for
+the same pending files did, and where the next scan of the landing zone may start.
+
+Plain logic: the landing sensor turns the Dagster runs tagged with a pending set into `Attempts`.
+- No run yet: request one (run key = the pending set).
+- A run queued or running (or failed and about to be retried by Dagster): wait for it.
+- Failed runs: request again, with the retry generation in the run key (`...|retry-2`), until
+  `max_failed` runs failed; then give up loudly (a backfill or new files start over).
+- A run succeeded and left exactly these files unfinished: the lake could not read them (the bronze
+  check `landing_files_are_readable` names why). They are reported, not requested again, and like
+  files of days outside the daily partitions they do not hold the cursor back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mlops_assets.lake.pending import PendingPartition, PendingScan
+
+__all__ = ["MAX_FAILED_RUNS", "Attempts", "IngestPlan", "IngestRequest", "plan_ingestion"]
+
+MAX_FAILED_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """What the runs requested for one pending set did so far."""
+
+    in_progress: bool = False
+    failed: int = 0
+    succeeded: bool = False
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    partition: PendingPartition
+    generation: int
+    """How many runs for these files failed before this one."""
+
+    @property
+    def run_key(self) -> str:
+        key = self.partition.pending_set
+        return key if self.generation == 0 else f"{key}|retry-{self.generation}"
+
+
+@dataclass
+class IngestPlan:
+    requests: list[IngestRequest] = field(default_factory=list)
+    waiting: list[PendingPartition] = field(default_factory=list)
+    unreadable: list[PendingPartition] = field(default_factory=list)
+    out_of_range: list[PendingPartition] = field(default_factory=list)
+    given_up: list[tuple[PendingPartition, int]] = field(default_factory=list)
+    next_since: dt.date | None = None
+    """The sensor's next cursor: the oldest day still to be ingested, else the newest day seen (never
+    after `today`, so a file dated in the future does not hide today's), else the current cursor."""
+
+
+def plan_ingestion(
+    scan: PendingScan,
+    attempts: Mapping[str, Attempts],
+    *,
+    cursor: dt.date | None,
+    first_day: dt.date,
+    today: dt.date,
+    max_failed: int = MAX_FAILED_RUNS,
+) -> IngestPlan:
+    plan = IngestPlan()
+    for pending in scan.partitions:
+        tried = attempts.get(pending.pending_set, Attempts())
+        if not first_day <= pending.day <= today:
+            plan.out_of_range.append(pending)
+        elif tried.in_progress:
+            plan.waiting.append(pending)
+        elif tried.succeeded:
+            plan.unreadable.append(pending)
+        elif tried.failed >= max_failed:
+            plan.given_up.append((pending, tried.failed))
+        else:
+            plan.requests.append(IngestRequest(pending, tried.failed))
+    open_days = [r.partition.day for r in plan.requests]
+    open_days += [p.day for p in plan.waiting] + [p.day for p, _ in plan.given_up]
+    if open_days:
+        plan.next_since = min(open_days)
+    elif scan.newest_day is not None:  # the listing reaches back one day before the cursor: never go back
+        plan.next_since = min(max(scan.newest_day, cursor or scan.newest_day), today)
+    else:
+        plan.next_since = cursor  # nothing listed: stay
+    return plan
