@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, row
 from edge_agent.contract import load_contract
-from edge_agent.simulator import LineConfig, WeldLine
+from edge_agent.simulator import LineConfig
 from mlops_assets.lake import QUARANTINED_MESSAGES, RAW_UNS_CAPTURES, VALIDATED_TELEMETRY, LakeStore
 from mlops_assets.lake.ingest import ingest_landing, refine_partition
 from mlops_assets.lake.refine import TelemetryRefiner
 from mlops_assets.landing import LocalLandingZone
-from mlops_assets.landing.synthetic import LocalTarget, Message, write_landing_files
+from mlops_assets.landing.synthetic import LocalTarget, Message, simulator_messages, write_landing_files
 
 START_MS = 1_763_740_800_000
 JSONSCHEMA_SUBSET = 2_000
@@ -46,12 +46,8 @@ GROUP_FILES = 10  # landing files of 1,000 messages: 10 per commit = refine_part
 
 
 def simulated(batches: int) -> list[Message]:
-    line = WeldLine(LineConfig(seed=1, start_ms=START_MS, seq_start=0, anomaly_rate=0.05))
-    stream = line.batches()
-    out = [
-        Message(topic, orjson.dumps(batch.payload))
-        for _, topic, batch in (next(stream) for _ in range(batches))
-    ]
+    """`batches` simulated telemetry messages, 1 % of them broken (a current far out of range)."""
+    out = simulator_messages(LineConfig(seed=1, start_ms=START_MS, seq_start=0, anomaly_rate=0.05), batches)
     rng = random.Random(5)
     for index in rng.sample(range(batches), batches // 100):
         data = orjson.loads(out[index].payload)

@@ -1,4 +1,4 @@
-"""The edge model package: layout, manifest canonical form, and a loader that verifies before it trusts.
+"""The edge model package: its layout, and a loader that verifies before it trusts.
 
 A package is a folder (or the same files under an URI prefix):
 
@@ -15,21 +15,29 @@ A package is a folder (or the same files under an URI prefix):
 
 The signature covers `signed_content(manifest)`: the manifest without `signature`, `rollout` and
 `package_uri` (where the files sit and which agents get them are deployment decisions taken later; the
-files themselves are pinned by their hashes), as JSON with sorted keys and no whitespace.
+files themselves are pinned by their hashes), as JSON with sorted keys and no whitespace. The
+manifest's canonical form, signature and shape checks live in `manifest`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_agent.features.manifest import (
+    PackageError,
+    check_manifest,
+    listed_files,
+    positive_number,
+    signed_content,
+    verify_signature,
+)
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.weld_score import WeldScorer
+from edge_agent.fsutil import file_sha256
 
 __all__ = [
     "FEATURE_SPEC_FILE",
@@ -50,43 +58,9 @@ FEATURE_SPEC_FILE = "feature_spec.json"
 THRESHOLD_FILE = "threshold.json"
 PROFILE_FILE = "reference_profile.parquet"
 MANIFEST_FILE = "manifest.json"
-_UNSIGNED_FIELDS = frozenset({"signature", "rollout", "package_uri"})
 
-
-class PackageError(ValueError):
-    """A package that must not be served: missing or altered file, bad signature, unreadable spec."""
-
-
-def signed_content(manifest: Mapping[str, Any]) -> bytes:
-    payload = {k: v for k, v in manifest.items() if k not in _UNSIGNED_FIELDS}
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def file_digest(path: Path) -> tuple[str, int]:
-    """(SHA-256 hex, size in bytes) of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def verify_signature(manifest: Mapping[str, Any], public_key_b64: str) -> bool:
-    """True when the manifest's ed25519 signature matches `public_key_b64` (raw 32-byte key, base64)."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    signature = manifest.get("signature") or {}
-    if signature.get("algorithm") != "ed25519":
-        return False
-    try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
-        key.verify(base64.b64decode(signature["value"]), signed_content(manifest))
-    except (InvalidSignature, ValueError, KeyError):
-        return False
-    return True
+file_digest = file_sha256
+"""(SHA-256 hex, size in bytes) of a file: the one shared `edge_agent.fsutil.file_sha256`."""
 
 
 @dataclass(frozen=True)
@@ -114,47 +88,82 @@ class EdgePackage:
         return WeldScorer.from_thresholds(self.thresholds)
 
 
-def load_package(root: Path, public_key_b64: str | None, *, key_id: str | None = None) -> EdgePackage:
-    """Read and verify a package folder: every listed file present with its hash, no unlisted file, a
-    manifest signed with `key_id` (when given) and a signature valid for `public_key_b64`. Raises
-    `PackageError` naming what is wrong.
+def _read_json(root: Path, name: str) -> Any:
+    try:
+        return json.loads((root / name).read_bytes())
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError and UnicodeDecodeError
+        raise PackageError(f"{root}: {name} is not readable JSON: {exc}") from None
 
-    The key is required on purpose: `None` skips the signature check and must be written out by the
-    caller (inspecting a package whose key is unknown); anything that serves or promotes a package
-    passes the key it trusts."""
-    manifest_path = root / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise PackageError(f"{root}: no {MANIFEST_FILE}")
-    manifest = json.loads(manifest_path.read_text())
-    signed_with = (manifest.get("signature") or {}).get("key_id")
-    if key_id is not None and signed_with != key_id:
-        raise PackageError(
-            f"{root}: the manifest is signed with key id {signed_with!r}, not {key_id!r}: "
-            "it cannot be verified with that key"
-        )
-    listed = {entry["path"]: entry for entry in manifest.get("files", [])}
+
+def _check_files(root: Path, listed: Mapping[str, tuple[str, int]]) -> None:
+    """Every listed file present with its size and hash, the required ones listed, nothing unlisted."""
     for required in (MODEL_FILE, FEATURE_SPEC_FILE, THRESHOLD_FILE):
         if required not in listed:
             raise PackageError(f"{root}: the manifest does not list {required}")
-    for name, entry in listed.items():
+    for name, (expected_digest, expected_size) in listed.items():
         path = root / name
         if not path.is_file():
             raise PackageError(f"{root}: {name} is listed but missing")
-        digest, size = file_digest(path)
-        if digest != entry["sha256"] or size != entry["bytes"]:
-            raise PackageError(f"{root}: {name} does not match its SHA-256 in the manifest")
+        digest, size = file_sha256(path)
+        if digest != expected_digest or size != expected_size:
+            sizes = f" ({size} bytes, the manifest says {expected_size})" if size != expected_size else ""
+            raise PackageError(f"{root}: {name} does not match its SHA-256 in the manifest{sizes}")
+    if listed[MODEL_FILE][1] == 0:
+        raise PackageError(f"{root}: {MODEL_FILE} is empty")
     unlisted = sorted(
         str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_FILE
     )
     extra = [p for p in unlisted if p not in listed]
     if extra:
         raise PackageError(f"{root}: files not covered by the manifest: {extra}")
-    if public_key_b64 is not None and not verify_signature(manifest, public_key_b64):
-        raise PackageError(f"{root}: the manifest signature does not verify")
-    spec = FeatureSpec.from_json((root / FEATURE_SPEC_FILE).read_text())
-    thresholds = json.loads((root / THRESHOLD_FILE).read_text())
+
+
+def _check_thresholds(root: Path, thresholds: Any, manifest_threshold: float) -> dict[str, Any]:
+    """The window threshold (equal to the signed manifest's copy) and the weld score's parameters."""
     try:
+        if not isinstance(thresholds, dict):
+            raise ValueError(f"must be a JSON object, got {type(thresholds).__name__}")
+        window = thresholds.get("window")
+        value = window.get("value") if isinstance(window, Mapping) else None
+        if not positive_number(value):
+            raise ValueError(f"window.value must be a positive finite number, got {value!r}")
+        if value != manifest_threshold:
+            raise ValueError(
+                f"window.value {value!r} differs from the manifest's threshold {manifest_threshold!r}"
+            )
         WeldScorer.from_thresholds(thresholds)  # refuse now what could not be scored later
     except (ValueError, KeyError, TypeError) as exc:
         raise PackageError(f"{root}: {THRESHOLD_FILE} cannot be used: {exc}") from exc
+    return thresholds
+
+
+def load_package(root: Path, public_key_b64: str | None, *, key_id: str | None = None) -> EdgePackage:
+    """Read and verify a package folder: every listed file present with its hash, no unlisted file, a
+    manifest signed with `key_id` (when given) and a signature valid for `public_key_b64`. Raises
+    `PackageError` naming what is wrong, malformed files included (never a KeyError or a JSON error).
+
+    The key is required on purpose: `None` skips the signature check and must be written out by the
+    caller (inspecting a package whose key is unknown); anything that serves or promotes a package
+    passes the key it trusts."""
+    if not (root / MANIFEST_FILE).is_file():
+        raise PackageError(f"{root}: no {MANIFEST_FILE}")
+    where = f"{root}: {MANIFEST_FILE}"
+    signed = public_key_b64 is not None or key_id is not None
+    manifest = check_manifest(_read_json(root, MANIFEST_FILE), where, signed=signed)
+    signed_with = (manifest.get("signature") or {}).get("key_id")
+    if key_id is not None and signed_with != key_id:
+        raise PackageError(
+            f"{root}: the manifest is signed with key id {signed_with!r}, not {key_id!r}: "
+            "it cannot be verified with that key"
+        )
+    _check_files(root, listed_files(manifest, where))
+    if public_key_b64 is not None and not verify_signature(manifest, public_key_b64):
+        raise PackageError(f"{root}: the manifest signature does not verify")
+    try:
+        spec = FeatureSpec.from_dict(_read_json(root, FEATURE_SPEC_FILE))
+    except PackageError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise PackageError(f"{root}: {FEATURE_SPEC_FILE} cannot be used: {exc}") from exc
+    thresholds = _check_thresholds(root, _read_json(root, THRESHOLD_FILE), float(manifest["threshold"]))
     return EdgePackage(root=root, manifest=manifest, spec=spec, thresholds=thresholds)

@@ -14,6 +14,7 @@ data carries no information about normal behaviour and is left out, by name, in 
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,8 +54,8 @@ class FeatureSpec:
             raise ValueError(f"window and stride must be >= 1, got {self.window} and {self.stride}")
         if not all(np.isfinite(self.center)) or not all(s > 0 and np.isfinite(s) for s in self.scale):
             raise ValueError("center must be finite and scale finite and positive")
-        if self.clip <= 0:
-            raise ValueError("clip must be positive")
+        if not (self.clip > 0 and np.isfinite(self.clip)):
+            raise ValueError(f"clip must be a positive finite number, got {self.clip!r}")
 
     @property
     def n_signals(self) -> int:
@@ -84,28 +85,52 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
-        version = int(data.get("version", 0))
-        if version != SPEC_VERSION:
-            raise ValueError(f"feature spec version {version} is not supported (expected {SPEC_VERSION})")
-        try:
-            return cls(
-                signals=tuple(str(s) for s in data["signals"]),
-                window=int(data["window"]),
-                stride=int(data["stride"]),
-                center=tuple(float(v) for v in data["center"]),
-                scale=tuple(float(v) for v in data["scale"]),
-                clip=float(data.get("clip", 50.0)),
-                sample_interval_ms=(
-                    None if data.get("sample_interval_ms") is None else float(data["sample_interval_ms"])
-                ),
-                dropped=dict(data.get("dropped", {})),
-            )
-        except KeyError as missing:
-            raise ValueError(f"feature spec lacks the field {missing}") from None
+        """From `to_dict` output; ValueError naming the field that is missing or of the wrong type."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a feature spec must be an object, got {type(data).__name__}")
+        version = data.get("version", 0)
+        if version != SPEC_VERSION or isinstance(version, bool):
+            raise ValueError(f"feature spec version {version!r} is not supported (expected {SPEC_VERSION})")
+        for name in ("signals", "window", "stride", "center", "scale"):
+            if name not in data:
+                raise ValueError(f"feature spec lacks the field {name!r}")
+        dropped = data.get("dropped", {})
+        if not isinstance(dropped, Mapping):
+            raise ValueError(f"feature spec field 'dropped' must be an object, got {dropped!r}")
+        interval = data.get("sample_interval_ms")
+        return cls(
+            signals=tuple(_list_of(data["signals"], "signals", str)),
+            window=_integer(data["window"], "window"),
+            stride=_integer(data["stride"], "stride"),
+            center=tuple(_number(v, "center") for v in _list_of(data["center"], "center", numbers.Real)),
+            scale=tuple(_number(v, "scale") for v in _list_of(data["scale"], "scale", numbers.Real)),
+            clip=_number(data.get("clip", 50.0), "clip"),
+            sample_interval_ms=None if interval is None else _number(interval, "sample_interval_ms"),
+            dropped={str(k): str(v) for k, v in dropped.items()},
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> FeatureSpec:
         return cls.from_dict(json.loads(text))
+
+
+def _list_of(value: object, name: str, kind: type) -> list[Any]:
+    if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, kind) for v in value):
+        what = "strings" if kind is str else "numbers"
+        raise ValueError(f"feature spec field {name!r} must be a list of {what}, got {value!r}")
+    return value
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"feature spec field {name!r} must be a number, got {value!r}")
+    return float(value)
+
+
+def _integer(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"feature spec field {name!r} must be an integer, got {value!r}")
+    return int(value)
 
 
 def robust_center_scale(column: np.ndarray) -> tuple[float, float] | None:

@@ -28,6 +28,9 @@ threshold (the same alarms as before); 2 adds `weld_duration` (null when switche
 
 from __future__ import annotations
 
+import math
+import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,18 +57,46 @@ THRESHOLD_FORMAT = 2
 COMPONENTS = ("shape", "duration")
 MIN_DURATION_BOUND = 1.0
 _MIN_SCALE_SAMPLES = 1.0
+_PERCENTILE = re.compile(r"p([0-9]{1,3})")
+
+
+def _quantile_of(how: object) -> float | None:
+    """The quantile (0..1) of `pNN`, None for `max` and `mean`; ValueError for anything else."""
+    if how in ("max", "mean"):
+        return None
+    matched = _PERCENTILE.fullmatch(how) if isinstance(how, str) else None
+    if matched is None:
+        raise ValueError(f"unknown aggregation {how!r} (max, mean or pNN)")
+    percent = int(matched.group(1))
+    if percent > 100:
+        raise ValueError(f"aggregation {how!r}: a percentile is at most p100, got p{percent}")
+    return percent / 100.0
 
 
 def aggregate(scores: np.ndarray, how: str) -> float:
     """One weld's window scores -> one number: `max`, `mean` or `pNN` (a quantile, e.g. p95); NaN if none."""
+    quantile = _quantile_of(how)  # checked before the data, so a bad name fails on an empty weld too
     scores = np.asarray(scores, dtype=np.float64)
-    if how == "max":
-        return float(scores.max()) if scores.size else float("nan")
-    if how == "mean":
-        return float(scores.mean()) if scores.size else float("nan")
-    if how.startswith("p") and how[1:].isdigit():
-        return float(np.quantile(scores, int(how[1:]) / 100.0)) if scores.size else float("nan")
-    raise ValueError(f"unknown aggregation {how!r} (max, mean or pNN)")
+    if not scores.size:
+        return float("nan")
+    if quantile is not None:
+        return float(np.quantile(scores, quantile))
+    return float(scores.max()) if how == "max" else float(scores.mean())
+
+
+def _positive(value: float, name: str) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def _number(data: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+    """`data[key]` (or `default`) as a float; ValueError naming `where.key` when absent or not a number."""
+    if key not in data and default is None:
+        raise ValueError(f"{where} lacks the field {key!r}")
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{where}.{key} must be a number, got {value!r}")
+    return float(value)
 
 
 def aggregate_groups(
@@ -114,9 +145,11 @@ class DurationModel:
 
     def __post_init__(self) -> None:
         if self.unit != "samples":
-            raise ValueError(f"weld duration unit {self.unit!r} is not supported (samples)")
-        if not (np.isfinite(self.center) and self.scale > 0 and np.isfinite(self.scale) and self.bound > 0):
-            raise ValueError("weld duration needs a finite centre, and a positive finite scale and bound")
+            raise ValueError(f"weld_duration.unit {self.unit!r} is not supported (samples)")
+        if not math.isfinite(self.center):
+            raise ValueError(f"weld_duration.center must be a finite number, got {self.center!r}")
+        _positive(self.scale, "weld_duration.scale")
+        _positive(self.bound, "weld_duration.value (the bound)")
 
     def score(self, lengths: np.ndarray) -> np.ndarray:
         return duration_scores(lengths, self.center, self.scale)
@@ -142,19 +175,21 @@ class DurationModel:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DurationModel:
-        try:
-            return cls(
-                center=float(data["center"]),
-                scale=float(data["scale"]),
-                bound=float(data["value"]),
-                method=str(data.get("method", "")),
-                params=dict(data.get("params", {})),
-                n_fit=int(data.get("n_fit", 0)),
-                n_scores=int(data.get("n_scores", 0)),
-                unit=str(data.get("unit", "samples")),
-            )
-        except KeyError as missing:
-            raise ValueError(f"weld_duration lacks the field {missing}") from None
+        if not isinstance(data, Mapping):
+            raise ValueError(f"weld_duration must be an object or null, got {type(data).__name__}")
+        params = data.get("params", {})
+        if not isinstance(params, Mapping):
+            raise ValueError(f"weld_duration.params must be an object, got {params!r}")
+        return cls(
+            center=_number(data, "center", "weld_duration"),
+            scale=_number(data, "scale", "weld_duration"),
+            bound=_number(data, "value", "weld_duration"),
+            method=str(data.get("method", "")),
+            params=dict(params),
+            n_fit=int(_number(data, "n_fit", "weld_duration", 0)),
+            n_scores=int(_number(data, "n_scores", "weld_duration", 0)),
+            unit=str(data.get("unit", "samples")),
+        )
 
 
 @dataclass(frozen=True)
@@ -189,7 +224,16 @@ class WeldScorer:
 
     aggregation: str
     shape_threshold: float | None
+    """`weld.value` of `threshold.json`: the aggregated window score at which the shape alarms."""
     duration: DurationModel | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            _quantile_of(self.aggregation)
+        except ValueError as exc:
+            raise ValueError(f"weld_aggregation: {exc}") from None
+        if self.shape_threshold is not None:
+            _positive(self.shape_threshold, "weld.value (the weld threshold)")
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -199,18 +243,20 @@ class WeldScorer:
     @classmethod
     def from_thresholds(cls, thresholds: Mapping[str, Any]) -> WeldScorer | None:
         """From `threshold.json`; None when the package has no weld level (no weld ids in training)."""
-        version = int(thresholds.get("format", 1))
-        if version not in (1, THRESHOLD_FORMAT):
-            raise ValueError(f"threshold.json format {version} is not supported (1 or {THRESHOLD_FORMAT})")
+        if not isinstance(thresholds, Mapping):
+            raise ValueError(f"threshold.json must be an object, got {type(thresholds).__name__}")
+        version = thresholds.get("format", 1)
+        if version not in (1, THRESHOLD_FORMAT) or isinstance(version, bool):
+            raise ValueError(f"threshold.json format {version!r} is not supported (1 or {THRESHOLD_FORMAT})")
         weld = thresholds.get("weld")
         duration = thresholds.get("weld_duration") if version >= 2 else None
         if weld is None and duration is None:
             return None
-        aggregation = str(thresholds.get("weld_aggregation", "max"))
-        aggregate(np.empty(0), aggregation)
+        if weld is not None and not isinstance(weld, Mapping):
+            raise ValueError(f"weld must be an object or null, got {type(weld).__name__}")
         return cls(
-            aggregation=aggregation,
-            shape_threshold=None if weld is None else float(weld["value"]),
+            aggregation=thresholds.get("weld_aggregation", "max"),
+            shape_threshold=None if weld is None else _number(weld, "value", "weld"),
             duration=None if duration is None else DurationModel.from_dict(duration),
         )
 

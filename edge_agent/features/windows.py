@@ -72,8 +72,16 @@ def pad_to_window(values: np.ndarray, window: int) -> tuple[np.ndarray, int]:
     return np.concatenate([np.repeat(values[:1], missing, axis=0), values]), missing
 
 
+def _check_window(window: int, stride: int) -> None:
+    # A zero window has no samples and a zero stride never advances: refuse both before numpy does
+    # something obscure with them (an empty view, a ZeroDivisionError).
+    if window < 1 or stride < 1:
+        raise ValueError(f"window and stride must be >= 1, got {window} and {stride}")
+
+
 def window_starts(n_samples: int, window: int, stride: int) -> np.ndarray:
     """Start index of every window of a segment of `n_samples`: 0, stride, 2*stride, ..."""
+    _check_window(window, stride)
     if n_samples < window:
         return np.empty(0, dtype=np.int64)
     return np.arange(0, n_samples - window + 1, stride, dtype=np.int64)
@@ -83,6 +91,7 @@ def window_matrix(
     z: np.ndarray, window: int, stride: int = 1, starts: np.ndarray | None = None
 ) -> np.ndarray:
     """Flattened windows of standardised samples `z` (n, n_signals): `(n_windows, window * n_signals)`."""
+    _check_window(window, stride)
     if starts is None:
         starts = window_starts(z.shape[0], window, stride)
     if starts.size == 0:

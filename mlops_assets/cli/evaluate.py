@@ -2,7 +2,9 @@
 
 Runs the asset graph's feature, training, threshold and scoring code (`mlops_assets.ml`) on two files;
 writes one row per data row of the test file (blank lines are not rows), in input order, with `score`
-and `is_anomaly`; prints metrics when the test file has labels. Heavy imports happen inside `run`, so `mlops --help` stays fast.
+and `is_anomaly`; prints metrics when the test file has labels. The label column of either file is the
+one `--label-column` names, else one named like a label. Heavy imports happen inside `run`, so
+`mlops --help` stays fast.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""S3 access options, named once: the `AWS_*` variables that object_store (deltalake, polars) reads,
-and the same options as boto3 client arguments.
+"""S3 access options, built in one place: the `AWS_*` variables that object_store (deltalake,
+polars) reads, and the same options as boto3 client arguments.
 
-The lakehouse and landing resources hold one field per variable (`aws_region` for `AWS_REGION`, ...),
-the PROD binding turns the variables that are set into `dg.EnvVar`s, and `mlops sql` reads them from
-the process environment: all three use `S3_OPTION_VARIABLES`.
+The lakehouse and landing resources hold one field per variable (`aws_region` for `AWS_REGION`, ...)
+and the PROD binding turns the variables that are set into `dg.EnvVar`s; `mlops sql` reads them from
+the process environment. Both turn their values into options with `s3_storage_options`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["S3_OPTION_VARIABLES", "s3_client_kwargs", "storage_options_from_env"]
+__all__ = ["S3_OPTION_VARIABLES", "s3_client_kwargs", "s3_storage_options", "storage_options_from_env"]
 
 S3_OPTION_VARIABLES = (
     "AWS_REGION",
@@ -33,11 +33,15 @@ _BOTO3_ARGUMENTS = {
 }
 
 
+def s3_storage_options(values: Mapping[str, str | None]) -> dict[str, str]:
+    """object_store options: the `S3_OPTION_VARIABLES` that have a value in `values` (empty or
+    missing ones are left to the default credential chain: instance roles, IRSA)."""
+    return {name: value for name in S3_OPTION_VARIABLES if (value := values.get(name))}
+
+
 def storage_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """object_store options from the `AWS_*` variables that are set (unset ones are left to the
-    default credential chain: instance roles, IRSA)."""
-    source = os.environ if environ is None else environ
-    return {name: source[name] for name in S3_OPTION_VARIABLES if source.get(name)}
+    """`s3_storage_options` of the process environment (or of `environ`)."""
+    return s3_storage_options(os.environ if environ is None else environ)
 
 
 def s3_client_kwargs(storage_options: Mapping[str, str]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Manifest signing with ed25519.
 
 The private key comes from the environment (`MLOPS_SIGNING_KEY`: base64 of the raw 32-byte key). When
-none is set, a local development key is generated once under `./.mlops/signing/` and a warning says so
-every time it is used: a package signed with it is fine on this machine and worthless anywhere else.
+none is set, LOCAL runs generate a development key once under `$MLOPS_HOME/signing/`, and a warning
+says so every time it is used: a package signed with it is fine on this machine and worthless anywhere
+else.
 """
 
 from __future__ import annotations

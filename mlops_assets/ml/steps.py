@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,17 @@ from mlops_assets.ml.training import EpochReport, TrainResult, train_autoencoder
 from mlops_assets.ml.weld_level import WeldEvaluation, evaluate_welds, fit_weld_duration, weld_inputs
 
 __all__ = [
+    "MODEL_ARTIFACTS",
     "Evaluation",
     "FeatureBuild",
     "build_features",
+    "evaluate_windows",
+    "fit_thresholds",
     "line_segments",
     "load_run_model",
+    "save_run_model",
     "signal_thresholds",
+    "threshold_bundle",
     "train_from_lake",
 ]
 
@@ -59,7 +64,6 @@ class FeatureBuild:
     split: SegmentSplit
     windows: dict[str, int]
     table_version: int | None
-    signals: list[str] = field(default_factory=list)
 
 
 def line_segments(telemetry: pl.DataFrame, labels: dict[str, bool]) -> tuple[list[Segment], list[str]]:
@@ -99,7 +103,7 @@ def build_features(
     where = f"line = '{line}'"
     store.replace_where(WELD_SEGMENTS, pl.concat(segment_frames), where, partition_by=["line"])
     result = store.replace_where(WELD_FEATURES, pl.concat(frames), where, partition_by=["line"])
-    return FeatureBuild(spec, spec_id, split, counts, result.version, signals)
+    return FeatureBuild(spec, spec_id, split, counts, result.version)
 
 
 def train_from_lake(

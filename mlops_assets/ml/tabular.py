@@ -24,7 +24,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-__all__ = ["LABEL_NAMES", "TableColumns", "detect_columns", "label_values", "read_table", "time_values"]
+__all__ = [
+    "LABEL_NAMES",
+    "TableColumns",
+    "detect_columns",
+    "find_label_column",
+    "label_values",
+    "read_table",
+    "time_values",
+]
 
 _TIME_NAMES = frozenset(
     {
@@ -263,9 +271,8 @@ def detect_columns(
 ) -> TableColumns:
     """Decide the time, label and signal columns from the training file (see the module docstring).
     `also_labels`: other names that hold labels (the test file's label column), never signals."""
-    for given, what in ((time, "--time-column"), (label, "--label-column")):
-        if given is not None and given not in train.columns and what == "--time-column":
-            raise ValueError(f"{what} {given!r} is not a column of the training file: {train.columns}")
+    if time is not None and time not in train.columns:
+        raise ValueError(f"--time-column {time!r} is not a column of the training file: {train.columns}")
     if time is None:
         time = next(
             (c for c in train.columns if _normalise(c) in _TIME_NAMES or _parses_as_time(train[c])), None

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.lake.s3 import S3_OPTION_VARIABLES
+from mlops_assets.lake.s3 import S3_OPTION_VARIABLES, s3_storage_options
 
 __all__ = ["S3Credentials", "s3_credentials_from_env"]
 
@@ -30,8 +30,7 @@ class S3Credentials(dg.Config):
 
     def storage_options(self) -> dict[str, str]:
         """object_store options (`AWS_*`) of the fields that are set."""
-        values = {name: getattr(self, name.lower()) for name in S3_OPTION_VARIABLES}
-        return {name: value for name, value in values.items() if value}
+        return s3_storage_options({name: getattr(self, name.lower()) for name in S3_OPTION_VARIABLES})
 
 
 def s3_credentials_from_env() -> dict[str, Any]:

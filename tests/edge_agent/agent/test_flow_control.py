@@ -7,6 +7,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
+import orjson
 import paho.mqtt.client as mqtt
 
 from edge_agent.agent import EdgeAgent, Message, ProcessorKind
@@ -23,7 +24,7 @@ from tests.edge_agent.agent.support import (
     running,
     sent_keys,
 )
-from tests.helpers import wait_until
+from tests.helpers import Recorder, wait_until
 
 KiB = 1024
 
@@ -85,6 +86,43 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
         landing.unlink()
         wait_until(lambda: agent.stats.totals()["uploaded"] == 1500, 120, "everything, once there is room")
         assert agent.writer.blocked_on is None
+    tables = read_tables(local_landing_files(landing))
+    assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)
+
+
+def test_a_long_stall_pauses_the_connection_cleanly_instead_of_letting_the_will_fire(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    """Spool full for longer than keepalive / 4: the network thread must not wait (no PINGREQ or PUBACK
+    would leave and the broker would publish the Will while the agent is alive). The agent announces
+    DEGRADED, disconnects cleanly, and reconnects once there is room; the broker redelivers the rest."""
+    landing = tmp_path / "landing"
+    landing.write_text("unreachable")
+    settings = make_settings(
+        tmp_path,
+        broker.port,
+        mqtt={"keepalive_s": 5, "receive_maximum": 32},  # a stall is 1.25 s
+        landing={"url": str(landing)},
+        spool={"max_bytes": 200 * KiB, "segment_max_bytes": 50 * KiB},
+        pipeline={"ingress_capacity": 64, "capture_capacity": 64, "group_commit_max": 16},
+    )
+    line = WeldLine(LineConfig(seed=57, start_ms=START_MS, seq_start=0))
+    with Recorder(endpoint, [settings.heartbeat_topic]) as heartbeats, running(EdgeAgent(settings)) as agent:
+        report = publish_line(line, endpoint, max_messages=1200, speed=0)  # the broker takes all of it
+        wait_until(agent.session.paused.is_set, 60, "the session to pause")
+        assert agent.stats.events["capture_pauses"] >= 1 and agent.stats.events["ingress_stalls"] >= 1
+        assert not agent.session.connected.is_set()
+        wait_until(
+            lambda: any(orjson.loads(m.payload)["status"] == "DEGRADED" for m in heartbeats.messages),
+            10,
+            "the DEGRADED announcement",
+        )
+        landing.unlink()
+        wait_until(lambda: agent.stats.totals()["uploaded"] == 1200, 120, "everything, once there is room")
+        assert not agent.session.paused.is_set() and agent.session.connected.is_set()
+        statuses_while_running = [orjson.loads(m.payload)["status"] for m in heartbeats.messages]
+    # the Will (OFFLINE) never fired while the agent was alive: the pause was a clean disconnect
+    assert "OFFLINE" not in statuses_while_running
     tables = read_tables(local_landing_files(landing))
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)
 

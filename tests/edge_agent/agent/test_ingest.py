@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from edge_agent.agent import EdgeAgent
+from edge_agent.agent.spool_dir import SpoolInUse
 from edge_agent.contract import ContractValidator
 from edge_agent.local_broker import LocalBroker, free_port
 from edge_agent.mqtt_endpoint import MqttEndpoint, MqttProtocol
@@ -127,3 +128,30 @@ def test_heartbeat_is_retained_valid_and_the_final_one_says_offline(
     assert retained.retain and state["status"] == "OFFLINE"
     assert sum(c["captured"] for c in state["counters"].values()) == 200
     assert state["agent"] == "edge-test" and state["model_version"] == ""
+
+
+def _spool_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def test_a_second_agent_on_the_same_spool_refuses_to_start_and_touches_nothing(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    # a long seal age keeps an open segment in the spool: exactly what a second agent must not seal
+    settings = make_settings(tmp_path, broker.port, spool={"seal_max_age_s": 3600})
+    line = WeldLine(LineConfig(seed=59, start_ms=START_MS, seq_start=0))
+    with running(EdgeAgent(settings)) as first:
+        before = publish_line(line, endpoint, max_messages=100, speed=0)
+        wait_until(lambda: first.stats.totals()["captured"] == 100, 30, "capture")
+        spool = settings.spool.dir
+        snapshot = _spool_snapshot(spool)
+        assert any(name.startswith("segments/capture-") for name in snapshot)
+        second = EdgeAgent(settings)
+        with pytest.raises(SpoolInUse, match="in use by another agent"):
+            second.start()
+        assert _spool_snapshot(spool) == snapshot
+        assert second.stop() == 0  # nothing was started
+        after = publish_line(line, endpoint, max_messages=100, speed=0)
+        wait_until(lambda: first.stats.totals()["captured"] == 200, 30, "the first agent still captures")
+    tables = read_tables(local_landing_files(Path(settings.landing.url)))
+    assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(before, after)

@@ -101,3 +101,34 @@ def test_edge_features_import_no_heavy_package() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_zero_window_or_stride_is_refused_not_looped_on() -> None:
+    z = np.zeros((10, 2), dtype=np.float32)
+    for window, stride in ((3, 0), (0, 1), (-1, 1)):
+        with pytest.raises(ValueError, match="window and stride must be >= 1"):
+            window_starts(10, window, stride)
+        with pytest.raises(ValueError, match="window and stride must be >= 1"):
+            window_matrix(z, window, stride)
+    with pytest.raises(ValueError, match="window and stride must be >= 1"):
+        FeatureSpec(("a",), window=4, stride=0, center=(0.0,), scale=(1.0,))
+    with pytest.raises(ValueError, match="at least one signal"):
+        FeatureSpec((), window=4, stride=1, center=(), scale=())
+
+
+def test_an_ill_typed_spec_names_the_field() -> None:
+    data = FeatureSpec(("ab",), window=4, stride=2, center=(0.0,), scale=(1.0,)).to_dict()
+    cases: list[tuple[object, str]] = [
+        ([data], "a feature spec must be an object"),
+        ({**data, "version": "1"}, "version '1' is not supported"),
+        ({**data, "signals": "ab"}, "'signals' must be a list of strings"),  # not ("a", "b")
+        ({**data, "window": 4.5}, "'window' must be an integer"),
+        ({**data, "stride": True}, "'stride' must be an integer"),
+        ({**data, "center": [None]}, "'center' must be a list of numbers"),
+        ({**data, "clip": float("nan")}, "clip must be a positive finite number"),
+        ({**data, "clip": "50"}, "'clip' must be a number"),
+        ({**data, "dropped": ["x"]}, "'dropped' must be an object"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            FeatureSpec.from_dict(bad)  # type: ignore[arg-type]

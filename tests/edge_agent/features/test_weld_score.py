@@ -99,3 +99,52 @@ def test_threshold_json_formats() -> None:
         WeldScorer.from_thresholds({**new, "weld_duration": {"value": 2.0, "scale": 1.0}})
     with pytest.raises(ValueError, match="positive"):
         DurationModel(700.0, 0.0, 2.5)
+
+
+def test_a_percentile_above_100_is_refused_before_any_weld_is_scored() -> None:
+    assert aggregate(np.array([1.0, 3.0]), "p100") == 3.0 and aggregate(np.array([1.0, 3.0]), "p0") == 1.0
+    for bad in ("p150", "p101"):
+        with pytest.raises(ValueError, match=f"{bad}.*at most p100"):
+            aggregate(np.empty(0), bad)  # no data needed to know the name is wrong
+        with pytest.raises(ValueError, match="weld_aggregation"):
+            WeldScorer(bad, 0.4)
+        with pytest.raises(ValueError, match="weld_aggregation"):
+            WeldScorer.from_thresholds({"weld": {"value": 0.4}, "weld_aggregation": bad})
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        WeldScorer("p²", 0.4)  # a digit to str.isdigit, not a percentile
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.4, float("inf"), float("nan")])
+def test_a_zero_negative_or_infinite_threshold_or_scale_is_refused_by_field(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"weld\.value .*must be a positive finite number"):
+        WeldScorer("mean", bad)
+    with pytest.raises(ValueError, match=r"weld\.value .*must be a positive finite number"):
+        WeldScorer.from_thresholds({"weld": {"value": bad}})
+    with pytest.raises(ValueError, match=r"weld_duration\.scale must be a positive finite number"):
+        DurationModel(700.0, bad, 2.5)
+    with pytest.raises(ValueError, match=r"weld_duration\.value .*must be a positive finite number"):
+        DurationModel(700.0, 20.0, bad)
+
+
+def test_ill_typed_threshold_fields_name_the_field() -> None:
+    duration = DurationModel(700.0, 20.0, 2.5).to_dict()
+    cases: list[tuple[object, str]] = [
+        ([], "threshold.json must be an object"),
+        ({"format": "2", "weld": {"value": 0.4}}, "format '2' is not supported"),
+        ({"weld": [0.4]}, "weld must be an object"),
+        ({"weld": {"value": "0.4"}}, r"weld\.value must be a number"),
+        ({"weld": {}}, "weld lacks the field 'value'"),
+        ({"format": 2, "weld": None, "weld_duration": [1.0]}, "weld_duration must be an object"),
+        (
+            {"format": 2, "weld": None, "weld_duration": {**duration, "center": None}},
+            r"weld_duration\.center",
+        ),
+        (
+            {"format": 2, "weld": None, "weld_duration": {**duration, "center": float("nan")}},
+            r"weld_duration\.center must be a finite number",
+        ),
+        ({"format": 2, "weld": None, "weld_duration": {**duration, "params": 3}}, r"weld_duration\.params"),
+    ]
+    for thresholds, message in cases:
+        with pytest.raises(ValueError, match=message):
+            WeldScorer.from_thresholds(thresholds)  # type: ignore[arg-type]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -157,3 +159,77 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
         )
         == 2
     )
+
+
+def _evaluate_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    code = main(["evaluate", *args, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary: dict[str, Any] = json.loads(captured.out)
+    return summary
+
+
+def test_the_training_files_label_column_is_found_by_name_like_the_test_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = _series(900, 3)
+    bad = np.zeros(900, dtype=int)
+    bad[400:430] = 1
+    train[400:430, 2] += 3.0  # a labelled fault inside the "normal" file
+    _write(
+        tmp_path / "train.csv",
+        ["flow", "pressure", "temp", "anomaly"],
+        [[*np.round(r, 4), y] for r, y in zip(train, bad, strict=True)],
+    )
+    test = _series(200, 4)
+    _write(
+        tmp_path / "test.csv",
+        ["flow", "pressure", "temp", "state"],
+        [[*np.round(r, 4), "normal"] for r in test],
+    )
+    out = tmp_path / "p.csv"
+    summary = _evaluate_json(
+        capsys,
+        *("--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")),
+        *("--out", str(out), "--label-column", "state"),
+    )
+    # `--label-column state` names the test file's labels; the training file's `anomaly` is found by
+    # its name, as it would be in the test file: a label, not a signal, and its faulty rows do not train.
+    assert summary["signals"] == ["flow", "pressure", "temp"]
+    assert summary["ignored_columns"] == {"anomaly": "label"}
+    assert "training file: 30 rows labelled anomalous in column 'anomaly'" in " ".join(summary["notes"])
+    assert summary["model"]["train_rows"] + summary["model"]["validation_rows"] == 900 - 30
+    assert pl.read_csv(out).height == 200
+
+
+def test_a_headerless_file_with_a_text_time_column_keeps_every_row_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def rows(values: np.ndarray, day: int) -> list[list[object]]:
+        return [
+            [f"2024-01-{day:02d} {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}", *np.round(r, 4)]
+            for i, r in enumerate(values)
+        ]
+
+    train, test = _series(1200, 5), _series(400, 6)
+    test[250:280, 2] += 2.0
+    for name, table in (("train.csv", rows(train, 1)), ("test.csv", rows(test, 2))):
+        with (tmp_path / name).open("w", newline="") as handle:
+            csv.writer(handle).writerows(table)  # no header line: the first line is data
+    out = tmp_path / "p.csv"
+    summary = _evaluate_json(
+        capsys,
+        "--train",
+        str(tmp_path / "train.csv"),
+        "--test",
+        str(tmp_path / "test.csv"),
+        "--out",
+        str(out),
+    )
+    assert summary["time_column"] == "column_0" and summary["signals"] == ["column_1", "column_2", "column_3"]
+    assert summary["test_rows"] == 400
+    scores = pl.read_csv(out)["score"].to_numpy()
+    assert len(scores) == 400 and np.isfinite(scores).all()
+    # The first line is a row, not a header: the shifted stretch is scored where the file has it.
+    assert int(np.argmax(scores)) in range(250, 280)
+    assert scores[255:275].mean() > 3 * np.median(scores[:200])

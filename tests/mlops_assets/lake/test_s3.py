@@ -7,10 +7,11 @@ import pytest
 
 from edge_agent.simulator import LineConfig
 from mlops_assets.environment import Environment
-from mlops_assets.lake.s3 import s3_client_kwargs, storage_options_from_env
+from mlops_assets.lake.s3 import S3_OPTION_VARIABLES, s3_client_kwargs, storage_options_from_env
 from mlops_assets.lake.sql import lake_from_environment
 from mlops_assets.landing.synthetic import S3Target, simulator_messages, write_landing_files
 from mlops_assets.resources import S3LakehouseResource, S3LandingResource, platform_resources
+from mlops_assets.resources.s3 import S3Credentials
 from tests.mlops_assets.conftest import START_MS
 from tests.s3 import MotoS3
 
@@ -21,6 +22,12 @@ def test_only_the_variables_that_are_set_become_options() -> None:
     assert s3_client_kwargs({"AWS_REGION": "eu-central-1", "AWS_ALLOW_HTTP": "true"}) == {
         "region_name": "eu-central-1"
     }
+
+
+def test_the_resources_hold_one_field_per_option_variable() -> None:
+    assert set(S3Credentials.model_fields) == {name.lower() for name in S3_OPTION_VARIABLES}
+    credentials = S3Credentials(aws_session_token="token", aws_allow_http="true", aws_region="")
+    assert credentials.storage_options() == {"AWS_SESSION_TOKEN": "token", "AWS_ALLOW_HTTP": "true"}
 
 
 def test_the_prod_resources_and_the_sql_command_reach_s3_with_the_same_options(

@@ -18,7 +18,7 @@ from mlops_assets.lake import (
 from mlops_assets.landing.synthetic import Message, S3Target, write_landing_files
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import check_results, materialisations, run_ingestion
-from tests.mlops_assets.lake.test_ingest import assert_reconciles
+from tests.mlops_assets.lake.test_ingest import CrashAfter, assert_reconciles, ingest
 from tests.s3 import MotoS3
 
 
@@ -52,6 +52,26 @@ def test_ingestion_job_writes_catalogued_tables_with_metadata_and_checks(
         "compliance_above_threshold": True,
     }
     assert_reconciles(lake.store, day, files=3)
+
+
+def test_after_a_killed_run_the_rerun_metadata_reconciles_every_redone_file(
+    lake: LocalLake, contract: Contract, line_messages: list[Message]
+) -> None:
+    messages = list(line_messages)
+    messages[40] = messages[10]  # a duplicate inside the file whose silver commit lands before the kill
+    day = day_of(lake.land(messages, per_file=100))
+    with pytest.raises(SystemExit):  # dies after the first silver commit, before its quarantine commit
+        ingest(CrashAfter(lake.store.root, table=VALIDATED_TELEMETRY), lake, contract, day)
+    with dg.instance_for_test() as instance:
+        result = run_ingestion(instance, day, "line-1")
+
+    meta = materialisations(result)
+    reported = pl.DataFrame([r.data for r in meta["quarantined_messages"]["reconciliation"].records])
+    held = assert_reconciles(lake.store, day, files=3)  # what the tables hold, per file
+    assert meta["validated_telemetry"]["files_refined"] == reported.height == 3
+    expected = held.rename({"bronze": "bronze_rows", "other": "other_channel"})
+    assert reported.sort("file_id").rows() == expected.select(reported.columns).rows()
+    assert meta["validated_telemetry"]["valid_batches"] == expected["silver_batches"].sum() == 299
 
 
 def test_compliance_check_fails_when_bad_payloads_pass_the_threshold(

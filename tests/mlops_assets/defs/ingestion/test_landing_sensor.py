@@ -9,6 +9,7 @@ import pytest
 
 from edge_agent.simulator import LineAddress, LineConfig
 from mlops_assets.definitions import build_definitions
+from mlops_assets.lake.ingest_plan import MAX_FAILED_RUNS
 from mlops_assets.landing.synthetic import Message, simulator_messages
 from mlops_assets.partitions import day_and_line
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
@@ -98,6 +99,41 @@ def test_a_failed_run_is_requested_again_with_a_new_run_key(
 
         done = _tick(defs, instance, second.cursor)
         assert not done.run_requests and done.cursor == day.isoformat()
+
+
+def test_a_partition_whose_runs_keep_failing_is_given_up_until_its_files_change(
+    lake: LocalLake, line_messages: list[Message], capfd: pytest.CaptureFixture[str]
+) -> None:
+    day = day_of(lake.land(line_messages[:20], per_file=10))
+    broken = lake.home.joinpath("lake")
+    defs = build_definitions()
+    with dg.instance_for_test() as instance:
+        cursor, keys = None, []
+        for _ in range(MAX_FAILED_RUNS):
+            tick = _tick(defs, instance, cursor)
+            (request,) = tick.run_requests or []
+            keys.append(request.run_key)
+            broken.write_text("a file where the lake's folder should be")  # every run fails
+            assert not _launch(defs, instance, request)
+            broken.unlink()
+            cursor = tick.cursor
+        assert len(set(keys)) == MAX_FAILED_RUNS  # each retry generation is a run of its own
+
+        given_up = _tick(defs, instance, cursor)
+        assert not given_up.run_requests
+        assert given_up.cursor == day.isoformat()  # held until someone looks
+        assert given_up.skip_reason and f"2 file(s) given up after failed runs in {day} line-1" in (
+            given_up.skip_reason.skip_message or ""
+        )
+        assert f"failed {MAX_FAILED_RUNS} times; not requested again" in capfd.readouterr().err
+
+        # A new file makes a new set of pending files: requested afresh, and this time it succeeds.
+        lake.land(line_messages[20:30], first_seq=500, received_start_ms=START_MS + 300_000)
+        fresh = _tick(defs, instance, given_up.cursor)
+        (request,) = fresh.run_requests or []
+        assert request.run_key not in keys and request.tags["mlops/pending_files"] == "3"
+        assert _launch(defs, instance, request)
+        assert not _tick(defs, instance, fresh.cursor).run_requests
 
 
 def test_unreadable_and_out_of_range_files_are_reported_and_do_not_hold_the_cursor(

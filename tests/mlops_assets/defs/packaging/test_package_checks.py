@@ -18,13 +18,17 @@ import pytest
 import torch
 
 from edge_agent.features import MANIFEST_FILE, MODEL_FILE, file_digest, load_package, verify_signature
+from mlops_assets.ml import steps
 from mlops_assets.ml.feature_table import WELD_FEATURES, FeaturesMismatch
+from mlops_assets.ml.labels import label_map
 from mlops_assets.ml.model_io import load_scorer
 from mlops_assets.ml.onnx_export import export_onnx
 from mlops_assets.ml.package_checks import PlatformKey, package_parity, package_quality_gate
 from mlops_assets.ml.packaging import Lineage, build_package
 from mlops_assets.ml.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from mlops_assets.ml.signing import ManifestSigner, load_or_create_dev_signer, sign_manifest
+from mlops_assets.ml.telemetry import telemetry_slice
+from mlops_assets.partitions import line_partitions
 from tests.mlops_assets.defs.training.chain import (
     Platform,
     checks,
@@ -299,6 +303,55 @@ def test_a_champion_that_does_not_verify_with_the_platform_key_fails_the_gate_cl
             (folder / name).write_bytes(content)
 
 
+def test_a_key_written_into_the_package_metadata_is_never_trusted(platform: Platform) -> None:
+    """Whoever can write a package and the materialisation that describes it must still not get it
+    promoted: the checks verify with the platform signer's key, not the `public_key` of the metadata."""
+    registry = platform.registry
+    champion = registry.by_alias("weld-ae-line-1", CHAMPION)
+    assert champion is not None
+    latest = platform.instance.fetch_materializations(dg.AssetKey("edge_model_package"), limit=1).records[0]
+    honest = {k: getattr(v, "value", v) for k, v in latest.asset_materialization.metadata.items()}  # type: ignore[union-attr]
+    candidate = str(honest["model_version"])
+    assert candidate != champion.version and honest["public_key"] == _platform_key(platform).public_key_b64
+    folder = _package_folder(platform, "weld-ae-line-1", candidate)
+    original = (folder / MANIFEST_FILE).read_bytes()
+    platform_key_id = _platform_key(platform).key_id
+    forger = ManifestSigner.from_base64(base64.b64encode(b"\x09" * 32).decode(), platform_key_id)
+    forged = {
+        **{k: honest[k] for k in ("model_name", "model_version", "mlflow_run_id", "telemetry_version")},
+        **{k: honest[k] for k in ("parity_atol", "parity_rtol", "parity_windows", "gate_metric")},
+        "gate_tolerance": 1.0,  # any score would pass: only the signature stands in the way
+        "public_key": forger.public_key_b64,
+        "signing_key_id": platform_key_id,
+    }
+    try:
+        (folder / MANIFEST_FILE).write_text(json.dumps(sign_manifest(json.loads(original), forger)))
+        assert verify_signature(json.loads((folder / MANIFEST_FILE).read_text()), forger.public_key_b64)
+        platform.instance.report_runless_asset_event(
+            dg.AssetMaterialization("edge_model_package", partition=LINE, metadata=forged)
+        )
+        checks_only = dg.define_asset_job(
+            "package_checks_only",
+            selection=dg.AssetSelection.checks_for_assets("edge_model_package"),
+            partitions_def=line_partitions,
+        )
+        job = dg.Definitions.merge(platform.defs, dg.Definitions(jobs=[checks_only])).resolve_job_def(
+            "package_checks_only"
+        )
+        result = job.execute_in_process(
+            instance=platform.instance, tags={"dagster/partition": LINE}, raise_on_error=False
+        )
+        found = checks(result)
+        assert set(found) == {"package_matches_torch_model", "package_passes_quality_gate"}
+        for check in found.values():
+            reason = str(check.metadata["reason"].value)
+            assert not check.passed and "signature does not verify" in reason, reason
+        assert registry.by_alias("weld-ae-line-1", CHAMPION).version == champion.version  # type: ignore[union-attr]
+        assert registry.client.get_model_version("weld-ae-line-1", candidate).tags["quality_gate"] == "failed"
+    finally:
+        (folder / MANIFEST_FILE).write_bytes(original)
+
+
 def test_features_cut_again_since_training_are_refused_until_the_chain_runs(platform: Platform) -> None:
     registry = platform.registry
     evaluation = metadata(
@@ -317,12 +370,45 @@ def test_features_cut_again_since_training_are_refused_until_the_chain_runs(plat
         selection=dg.AssetSelection.assets("weld_features"),
     )
     assert recut.success
-    for selection in (dg.AssetSelection.assets("model_evaluation"), GATE_AND_PACKAGE):
+    for selection in (
+        dg.AssetSelection.assets("anomaly_threshold"),
+        dg.AssetSelection.assets("model_evaluation"),
+        GATE_AND_PACKAGE,
+    ):
         result = platform.materialize(LINE, selection=selection)
         assert not result.success
         assert any("feature spec" in message for message in _failures(result)), _failures(result)
     with pytest.raises(FeaturesMismatch, match="materialise the chain from weld_features"):
         package_parity(registry, platform.store, LINE, package_meta, _platform_key(platform))
+
+    # The table cut again behind the back of the latest materialisation (a concurrent run, say): the
+    # spec that weld_features reported is not what the table holds, so training refuses to start.
+    reported = metadata(recut, "weld_features")["spec_id"]
+    telemetry = telemetry_slice(platform.store, LINE).frame
+    behind = steps.build_features(
+        platform.store,
+        LINE,
+        telemetry,
+        label_map(platform.store, LINE),
+        window=32,
+        stride=8,
+        val_fraction=0.2,
+        holdout_fraction=0.3,
+    )
+    assert behind.spec_id != reported
+    result = platform.materialize(LINE, FAST, selection=dg.AssetSelection.assets("anomaly_autoencoder"))
+    assert not result.success
+    failures = _failures(result)
+    assert any(
+        f"not {reported} that weld_features reported" in m and "materialise the chain from weld_features" in m
+        for m in failures
+    ), failures
+    experiment = registry.client.get_experiment_by_name("weld-anomaly/line-1")
+    assert experiment is not None
+    runs = registry.client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.dagster_run_id = '{result.run_id}'"
+    )
+    assert [run.info.status for run in runs] == ["FAILED"]  # recorded as failed, never as a model
 
     # Cut again with the model's settings on the same telemetry: the same spec, usable again.
     assert platform.materialize(LINE, selection=dg.AssetSelection.assets("weld_features")).success

@@ -40,7 +40,9 @@ def test_chain_on_flash_butt_welds(
     assert features["segments"]["holdout_anomalous_segments"] == 10  # bad welds never train
     evaluation = metadata(result, "model_evaluation")
     assert evaluation["level"] == "weld" and evaluation["weld_metrics"]["n_anomalous"] == 10
-    assert 0.0 <= evaluation["roc_auc"] <= 1.0
+    # Measured 0.99 to 1.0 on this subset (0.997 on the one-shot TEST set): a floor well above chance,
+    # so a model that no longer tells bad welds from good ones fails here.
+    assert evaluation["roc_auc"] >= 0.9, evaluation["weld_metrics"]
     assert all(check.passed for check in checks(result).values())
     package = metadata(result, "edge_model_package")
     assert platform.registry.by_alias(package["model_name"], CHAMPION).version == package["model_version"]  # type: ignore[union-attr]
