@@ -127,8 +127,11 @@ def _run_edge(home: Path, welds_per_cell: int) -> tuple[Any, dict[str, int]]:
             code = agent.stop()
         totals = agent.stats.totals()
         _say(f"edge agent stopped (exit code {code}): drained, sealed, uploaded")
-        for key in ("received", "valid", "quarantined", "captured", "uploaded"):
-            print(f"   {key:<12} {totals[key]:>7}")
+        fields = ("received", "valid", "quarantined", "captured", "uploaded")
+        print(f"   {'topic':<52}" + "".join(f"{f:>12}" for f in fields))
+        for topic, counts in sorted(agent.stats.topic_counters().items()):
+            print(f"   {topic:<52}" + "".join(f"{counts[f]:>12,}" for f in fields))
+        print(f"   {'all topics':<52}" + "".join(f"{totals[f]:>12,}" for f in fields))
         print("   quarantine reasons:", dict(agent.stats.snapshot()["quarantine_reasons"]))
         return report, totals
 
