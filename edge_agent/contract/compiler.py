@@ -362,13 +362,37 @@ def _list_stats(v: list[Any]) -> tuple[frozenset[type], Any, Any]:
     A known signal is checked by two schemas (its own range and the generic signal pattern); this
     computes the whole-list figures once for both. The memo is one immutable tuple, replaced
     atomically, compared by identity: safe when several threads validate at once.
+
+    Fast path: one `sorted` (a C loop that CPython specialises when every element has the same type)
+    yields min and max and, for free, proves that every element is a number or a bool: str, None, list
+    and dict elements do not compare with numbers (TypeError; a sort's comparisons connect every
+    element). A bool (0 or 1) would lie within [min, max], so a range that excludes [0, 1] holds none
+    and the per-element type scan is skipped; the types are then reported as "int or float"
+    (`_NUMBER_TYPES`), which is all a `number` array needs (an `integer` array takes the exact path).
     """
     global _last_stats
     seen, stats = _last_stats
     if seen is v:
         return stats
-    types = frozenset(map(type, v))
-    stats = (types, min(v), max(v)) if types <= _NUMBER_TYPES else (types, None, None)
+    if not v:
+        return (frozenset(), None, None)
+    try:
+        ordered = sorted(v)
+    except TypeError:
+        ordered = None
+    if ordered is None:
+        stats = (frozenset(map(type, v)), None, None)
+    else:
+        smallest, largest = ordered[0], ordered[-1]
+        if (
+            type(smallest) in _NUMBER_TYPES
+            and type(largest) in _NUMBER_TYPES
+            and (smallest > 1 or largest < 0)
+        ):
+            stats = (_NUMBER_TYPES, smallest, largest)
+        else:
+            types = frozenset(map(type, v))
+            stats = (types, smallest, largest) if types <= _NUMBER_TYPES else (types, None, None)
     _last_stats = (v, stats)
     return stats
 

@@ -80,6 +80,35 @@ def test_numbers_follow_json_semantics() -> None:
 
 
 @pytest.mark.parametrize(
+    "values",
+    [
+        [300.0, 250.5, 410.25],  # the fast path: floats away from [0, 1]
+        [-5.0, -300, -2.5],  # negative, ints and floats mixed
+        [300.0, True, 400.0],  # a bool sorts first (it equals 1) and must still be refused
+        [300.0, False, 1.0],
+        [True, False],
+        [0.5, 0.25],  # inside [0, 1]: the exact type scan
+        ["a", "b"],  # strings sort among themselves
+        [[1.0], [2.0]],
+        [None, None],
+        [{"a": 1}, {"b": 2}],
+        [5.0, "5", 6.0],
+        [2.0],
+        [1e308, -1e308],
+        [5000.0, 20000.0],  # out of range on the high side
+        [-600.0, 20.0],
+    ],
+)
+def test_whole_list_number_checks_agree_with_jsonschema_on_awkward_lists(values: list[Any]) -> None:
+    schema = {"type": "array", "items": {"type": "number", "minimum": -500, "maximum": 10000}}
+    ours = compile_schema(schema)(values)
+    theirs = sorted(jsonschema.Draft202012Validator(schema).iter_errors(values), key=lambda e: e.path)
+    assert (ours is None) == (not theirs), (values, ours, theirs)
+    if theirs:
+        assert ours is not None and ours.path() == list(theirs[0].absolute_path)
+
+
+@pytest.mark.parametrize(
     "schema",
     [
         {"type": "string", "format": "date-time"},
