@@ -256,7 +256,14 @@ class EdgeAgent:
         }
 
     def _pipeline_has_room(self) -> bool:
-        return self.writer.blocked_on is None and len(self.ingress) <= self.ingress.capacity // 2
+        """Room to resume: the writer writes again and the ingress queue is at most half full, by count
+        and by bytes (large payloads fill it by bytes long before by count)."""
+        ingress = self.ingress
+        return (
+            self.writer.blocked_on is None
+            and len(ingress) <= ingress.capacity // 2
+            and (ingress.max_bytes is None or ingress.bytes <= ingress.max_bytes // 2)
+        )
 
     def _publish_heartbeat(self, raw: bytes) -> bool:
         return self.session.publish(self.settings.heartbeat_topic, raw, qos=1, retain=True) is not None
@@ -317,6 +324,26 @@ class EdgeAgent:
         self.stop_requested.wait()
         return self.stop()
 
+    def _shutdown_step(self, what: str, action: Callable[[], object]) -> None:
+        """One step of `stop()`: a failure is logged, kept as the last error and makes the exit code 1,
+        and the steps after it still run (the OFFLINE heartbeat, the clean disconnect, the lock)."""
+        try:
+            action()
+        except Exception as exc:
+            log.exception("stopping: %s failed", what)
+            self.stats.error(f"stopping: {what} failed: {exc!r}")
+            if self.fatal is None:
+                self.fatal = exc
+
+    def _wait_sealed(self, deadline: float) -> None:
+        if not self.sealer.wait_idle(max(1.0, deadline - time.monotonic())):
+            log.error("sealing did not finish in time; the segments are sealed at the next start")
+
+    def _final_upload(self) -> None:
+        timeout_s = self.settings.shutdown.upload_timeout_s
+        if timeout_s > 0 and not self.uploader.upload_pass(time.monotonic() + timeout_s):
+            log.warning("final upload incomplete: %d files wait in the spool", len(self.store.pending()))
+
     def _stop_writer(self) -> None:
         self.capture_queue.close()
         self.writer.abort()
@@ -348,28 +375,25 @@ class EdgeAgent:
             self.writer.abort()
             self.writer.join(5.0)
         writer_gone = not self.writer.alive
-        self.downstream.stop(5.0)
+        step = self._shutdown_step
+        step("stopping the processors", lambda: self.downstream.stop(5.0))
         if not writer_gone:  # only the writer touches the spools: leave them to the next start
             log.critical("the writer is still writing: the open segments are sealed at the next start")
         elif self.fatal is None:
-            self.writer.seal_all()
-        if not self.sealer.wait_idle(max(1.0, deadline - time.monotonic())):
-            log.error("sealing did not finish in time; the segments are sealed at the next start")
-        self.sealer.stop(5.0)
-        self.uploader.stop()
-        if budget.upload_timeout_s > 0 and not self.uploader.upload_pass(
-            time.monotonic() + budget.upload_timeout_s
-        ):
-            log.warning("final upload incomplete: %d files wait in the spool", len(self.store.pending()))
-        self.heartbeat.stop()
+            step("sealing the open segments", self.writer.seal_all)
+        step("waiting for the sealer", lambda: self._wait_sealed(deadline))
+        step("stopping the sealer", lambda: self.sealer.stop(5.0))
+        step("stopping the uploader", self.uploader.stop)
+        step("the final upload pass", self._final_upload)
+        step("stopping the heartbeat", self.heartbeat.stop)
         if resumed:
             self.session.connected.wait(max(0.1, min(5.0, deadline - time.monotonic())))
-        self._publish_state("OFFLINE", wait_s=5.0)
-        self.session.disconnect()
-        self.validate.stop()
-        self.metrics.stop()
+        step("publishing the OFFLINE heartbeat", lambda: self._publish_state("OFFLINE", wait_s=5.0))
+        step("disconnecting", self.session.disconnect)
+        step("stopping the validation workers", self.validate.stop)
+        step("stopping the metrics endpoint", self.metrics.stop)
         if writer_gone:
-            self._close_spools()
+            step("closing the spools", self._close_spools)
             self.spool_dir.unlock()
         log.info("stopped (%s)", "clean" if self.fatal is None else f"after a fatal error: {self.fatal!r}")
         return 0 if self.fatal is None else 1

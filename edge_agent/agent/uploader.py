@@ -5,8 +5,11 @@ already there). Two kinds of file are set aside instead, each for a human to loo
 on with the next file:
 - a name conflict (other bytes under the same name) is never overwritten: the file moves to
   `<spool>/conflicts/`;
-- a sealed file that cannot be read back (bit rot, a torn copy) moves to `<spool>/corrupt/`; otherwise,
-  being the oldest, it would fail every pass and stop every upload behind it.
+- a sealed file that cannot be read back as a landing file moves to `<spool>/corrupt/`; otherwise,
+  being the oldest, it would fail every pass and stop every upload behind it. Bytes that do not decode
+  (bit rot, a torn copy, a foreign or old-format Parquet file) never will: set aside at once. An
+  operating-system error (EMFILE, EIO, a permission fixed by hand) may pass: the file is skipped for
+  this pass and set aside only after `UNREADABLE_STRIKES` passes in a row failed on it.
 Only a failure of the landing zone itself makes it "unreachable" (backoff, heartbeat DEGRADED).
 """
 
@@ -31,9 +34,11 @@ from edge_agent.agent.stats import Stats
 from edge_agent.agent.supervision import FatalHandler, start_stage
 from edge_agent.fsutil import makedirs_durable
 
-__all__ = ["Uploader"]
+__all__ = ["UNREADABLE_STRIKES", "Uploader"]
 
 log = logging.getLogger(__name__)
+
+UNREADABLE_STRIKES = 3
 
 
 def _topic_counts(path: Path) -> Counter[str]:
@@ -82,6 +87,7 @@ class Uploader:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
+        self._strikes: dict[Path, int] = {}  # failed reads in a row, per sealed file
         self._lock = threading.Lock()  # one upload pass at a time (the thread, or the final pass)
 
     def notify(self) -> None:
@@ -132,9 +138,10 @@ class Uploader:
             counts = _topic_counts(file.path)
         except FileNotFoundError:
             return True  # dropped by the quarantine policy before we claimed it: nothing to upload
-        except (OSError, pa.ArrowException) as exc:
-            self._set_aside(file, self.corrupt_dir, "unreadable_files", f"unreadable sealed file: {exc!r}")
+        except Exception as exc:  # any reason: counted, logged, the file kept (see `_unreadable`)
+            self._unreadable(file, exc)
             return True
+        self._strikes.pop(file.path, None)
         try:
             outcome = self.landing.put(relative, file.path)
         except LandingConflict as exc:
@@ -159,6 +166,18 @@ class Uploader:
         self.available = True
         log.debug("uploaded %s (%s)", relative, outcome)
         return True
+
+    def _unreadable(self, file: PendingFile, exc: Exception) -> None:
+        """A sealed file that could not be read: set aside now, or after repeated OS errors (see top)."""
+        transient = isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException)
+        strikes = self._strikes[file.path] = self._strikes.get(file.path, 0) + 1
+        if transient and strikes < UNREADABLE_STRIKES:
+            self.stats.event("unreadable_retries")
+            self.stats.error(f"cannot read sealed file {file.path} ({exc!r}); trying again next pass")
+            log.warning("cannot read sealed file %s (%r); trying again next pass", file.path, exc)
+            return
+        del self._strikes[file.path]
+        self._set_aside(file, self.corrupt_dir, "unreadable_files", f"unreadable sealed file: {exc!r}")
 
     def _set_aside(self, file: PendingFile, folder: Path, event: str, reason: str) -> None:
         """Move the file out of the upload queue, keeping its bytes (and so its spool usage)."""

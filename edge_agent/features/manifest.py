@@ -60,10 +60,13 @@ def verify_signature(manifest: Mapping[str, Any], public_key_b64: str) -> bool:
 
 
 def positive_number(value: object) -> bool:
-    """A JSON number (not a boolean) that is finite and above zero."""
-    return (
-        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value > 0
-    )
+    """A JSON number (not a boolean) that is finite, within the range of a float, and above zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and value > 0
+    except OverflowError:  # a JSON integer beyond any float
+        return False
 
 
 def _inside_package(path: str) -> bool:

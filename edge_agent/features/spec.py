@@ -124,7 +124,10 @@ def _list_of(value: object, name: str, kind: type) -> list[Any]:
 def _number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"feature spec field {name!r} must be a number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer beyond any float
+        raise ValueError(f"feature spec field {name!r} is beyond the range of a float") from None
 
 
 def _integer(value: object, name: str) -> int:

@@ -96,7 +96,10 @@ def _number(data: Mapping[str, Any], key: str, where: str, default: float | None
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{where}.{key} must be a number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer beyond any float
+        raise ValueError(f"{where}.{key} is beyond the range of a float") from None
 
 
 def aggregate_groups(

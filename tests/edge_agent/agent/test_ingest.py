@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import urllib.request
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.agent.spool_dir import SpoolInUse
+from edge_agent.agent.spool_dir import SpoolDirectory, SpoolInUse
 from edge_agent.contract import ContractValidator
+from edge_agent.landing_format import landing_key
 from edge_agent.local_broker import LocalBroker, free_port
 from edge_agent.mqtt_endpoint import MqttEndpoint, MqttProtocol
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
@@ -155,3 +159,44 @@ def test_a_second_agent_on_the_same_spool_refuses_to_start_and_touches_nothing(
         wait_until(lambda: first.stats.totals()["captured"] == 200, 30, "the first agent still captures")
     tables = read_tables(local_landing_files(Path(settings.landing.url)))
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(before, after)
+
+
+def test_a_stage_that_fails_stops_the_agent_with_exit_code_1_and_an_offline_heartbeat(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    """A real fault no stage handles: a sealed file to set aside while `<spool>/corrupt` cannot be a
+    folder (a regular file holds its name). The uploader stage dies; the agent must not stay ONLINE with
+    nothing moving, nor die without a word: it stops in order (every later shutdown step still runs)
+    and exits 1 for its supervisor to restart it."""
+    settings = make_settings(tmp_path, broker.port)
+    spool = settings.spool.dir
+    key = landing_key(
+        site="plant-1", line="line-1", agent="edge-test", first_received_ms=START_MS,
+        kind="capture", first_seq=1, last_seq=3,
+    )  # fmt: skip
+    foreign = spool / "sealed" / key.relative_path
+    foreign.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"not_a_landing_column": [1, 2, 3]}), foreign)
+    (spool / "corrupt").write_text("a file where the folder should be")
+    agent = EdgeAgent(settings)
+    exit_code: list[int] = []
+    with Recorder(endpoint, [settings.heartbeat_topic]) as heartbeats:
+        runner = threading.Thread(target=lambda: exit_code.append(agent.run()))
+        runner.start()
+        runner.join(60)
+        assert not runner.is_alive(), "the agent did not stop after its uploader failed"
+        wait_until(
+            lambda: (
+                bool(heartbeats.messages)
+                and orjson.loads(heartbeats.messages[-1].payload)["status"] == "OFFLINE"
+            ),
+            10,
+            "the OFFLINE heartbeat",
+        )
+    assert exit_code == [1] and agent.fatal is not None
+    final = orjson.loads(heartbeats.messages[-1].payload)
+    assert "NotADirectoryError" in (final["last_error"] or "")
+    assert foreign.exists()  # kept for a human, never deleted
+    again = SpoolDirectory(spool)
+    again.lock()  # the failed agent released its spool
+    again.unlock()

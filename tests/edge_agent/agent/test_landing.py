@@ -4,10 +4,13 @@ and S3 (moto); files that cannot be uploaded are set aside and never stop the up
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import BotoCoreError
 
@@ -17,7 +20,7 @@ from edge_agent.agent.sealing import SealedFile, seal_segment
 from edge_agent.agent.settings import LandingSettings
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
-from edge_agent.agent.uploader import Uploader
+from edge_agent.agent.uploader import UNREADABLE_STRIKES, Uploader
 from edge_agent.contract import ContractValidator
 from tests.edge_agent.agent.support import messages, new_spool
 from tests.s3 import MotoS3
@@ -211,6 +214,64 @@ def test_an_unreadable_sealed_file_is_set_aside_and_the_files_behind_it_are_uplo
     assert rig.stats.events["unreadable_files"] == 1 and rig.stats.events["uploaded_files"] == 1
     assert "unreadable sealed file" in (rig.stats.last_error or "")
     assert rig.stats.events["upload_failures"] == 0 and rig.fatal == []
+
+
+def test_a_foreign_parquet_file_in_the_sealed_folder_is_set_aside_at_once(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    rig = UploadRig(tmp_path, contract_validator)
+    foreign = rig.seal(20, seed=1)
+    pq.write_table(pa.table({"something": [1, 2, 3]}), foreign.path)  # readable, but not a landing file
+    good = rig.seal(20, seed=2)
+    assert rig.uploader.upload_pass(deadline=None)
+    assert (tmp_path / "corrupt" / foreign.key.relative_path).exists()
+    assert (rig.landing_root / good.key.relative_path).exists()
+    assert rig.store.pending() == [] and rig.fatal == []
+    assert rig.stats.events["unreadable_files"] == 1 and rig.stats.events["unreadable_retries"] == 0
+
+
+def _socket_in_place_of(path: Path, monkeypatch: pytest.MonkeyPatch) -> socket.socket:
+    """A Unix socket where a sealed file was: listed like a file, but opening it is an OSError (ENXIO),
+    as EMFILE or EIO would be. Bound by a relative name (socket paths are limited to 108 bytes)."""
+    path.unlink()
+    listener = socket.socket(socket.AF_UNIX)
+    with monkeypatch.context() as scoped:
+        scoped.chdir(path.parent)
+        listener.bind(path.name)
+    return listener
+
+
+def test_a_file_the_system_cannot_read_is_retried_before_it_is_set_aside(
+    tmp_path: Path, contract_validator: ContractValidator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = UploadRig(tmp_path, contract_validator)
+    blocked = rig.seal(20, seed=1)
+    content = blocked.path.read_bytes()
+    unreadable = _socket_in_place_of(blocked.path, monkeypatch)
+    good = rig.seal(20, seed=2)
+    for strike in range(1, UNREADABLE_STRIKES):
+        assert rig.uploader.upload_pass(deadline=None)
+        assert blocked.path.is_socket() and rig.stats.events["unreadable_retries"] == strike
+        assert (rig.landing_root / good.key.relative_path).exists()  # never held up behind it
+    unreadable.close()
+    blocked.path.unlink()
+    blocked.path.write_bytes(content)  # the operator fixed it: the next pass uploads it
+    assert rig.uploader.upload_pass(deadline=None)
+    assert (rig.landing_root / blocked.key.relative_path).read_bytes() == content
+    assert rig.stats.events["unreadable_files"] == 0 and rig.store.pending() == []
+
+
+def test_a_file_that_stays_unreadable_is_set_aside_after_the_strikes(
+    tmp_path: Path, contract_validator: ContractValidator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = UploadRig(tmp_path, contract_validator)
+    blocked = rig.seal(20, seed=1)
+    with _socket_in_place_of(blocked.path, monkeypatch):
+        for _ in range(UNREADABLE_STRIKES):
+            assert rig.uploader.upload_pass(deadline=None)
+    assert rig.stats.events["unreadable_retries"] == UNREADABLE_STRIKES - 1
+    assert rig.stats.events["unreadable_files"] == 1
+    assert (tmp_path / "corrupt" / blocked.key.relative_path).is_socket() and rig.store.pending() == []
 
 
 def test_drop_oldest_passes_over_the_file_being_uploaded(

@@ -89,6 +89,11 @@ MALFORMED_MANIFESTS: list[tuple[str, Callable[[dict[str, Any]], object], str]] =
     ("a list", lambda m: [m], r"manifest\.json must be a JSON object, got list"),
     ("no model_version", lambda m: m.pop("model_version") and None, r"'model_version'"),
     ("no threshold", lambda m: m.pop("threshold") and None, r"'threshold' must be a positive number"),
+    (
+        "threshold beyond any float",
+        lambda m: m.update(threshold=10**400),
+        r"'threshold' must be a positive number",
+    ),
     ("no files", lambda m: m.pop("files") and None, r"'files' must be a non-empty list"),
     (
         "files as a mapping",
@@ -172,6 +177,30 @@ MALFORMED_FILES: list[tuple[str, dict[str, Any], str]] = [
             )
         },
         r"weld_duration\.scale must be a positive",
+    ),
+    (
+        "weld threshold beyond any float",
+        {"thresholds": json.dumps({**THRESHOLDS, "weld": {"value": 10**400}})},
+        r"weld\.value",
+    ),
+    (
+        "duration centre beyond any float",
+        {
+            "thresholds": json.dumps(
+                {**THRESHOLDS, "weld_duration": {**THRESHOLDS["weld_duration"], "center": 10**400}}
+            )
+        },
+        r"weld_duration\.center",
+    ),
+    (
+        "spec clip beyond any float",
+        {"spec": json.dumps({**SPEC.to_dict(), "clip": 10**400})},
+        r"'clip'",
+    ),
+    (
+        "spec centre beyond any float",
+        {"spec": json.dumps({**SPEC.to_dict(), "center": [10**400] * len(SPEC.signals)})},
+        r"'center'",
     ),
     ("spec not json", {"spec": "nope"}, r"feature_spec\.json is not readable JSON"),
     ("spec a list", {"spec": "[1]"}, r"feature_spec\.json cannot be used: a feature spec must be an object"),
