@@ -120,7 +120,7 @@ def agent_settings(work: Path, port: int, mode: str, client_id: str, workers: in
             "mqtt": {"port": port, "client_id": client_id},
             "pipeline": {"validate_mode": mode, "validate_workers": workers, "score_workers": 1},
             "spool": {"dir": str(work / f"spool-{client_id}"), "seal_max_age_s": 2.0},
-            "landing": {"url": str(work / "landing")},
+            "landing": {"url": str(work / f"landing-{client_id}")},  # one per agent run: no conflicts
             "heartbeat": {"interval_s": 5.0},
             "log": {"level": "WARNING"},
         }

@@ -118,7 +118,9 @@ def _run_edge(home: Path, welds_per_cell: int) -> tuple[Any, dict[str, int]]:
             print(
                 f"   published {report.messages} telemetry messages ({report.rate:,.0f} msg/s, all PUBACKed)"
             )
-            print(f"   and {len(BAD_PAYLOADS)} bad ones (broken JSON, a negative seq, random bytes)")
+            print(
+                f"   and {len(BAD_PAYLOADS)} bad ones (broken JSON, a payload without its required fields, random bytes)"
+            )
             expected = report.messages + len(BAD_PAYLOADS)
             deadline = time.monotonic() + 60
             while agent.stats.totals()["received"] < expected and time.monotonic() < deadline:
