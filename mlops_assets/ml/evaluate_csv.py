@@ -104,8 +104,10 @@ def evaluate_files(
                 f"({how}) left out"
             )
             train_segments = _drop_rows(train_segments, bad.astype(bool))
-    detector = fit_detector(train_segments, columns.signals, options, on_epoch)
+    # The test file's columns are checked before training: a missing signal is an error in seconds,
+    # not after minutes of training.
     test_segments = segments_of(test, columns.signals, columns.time)
+    detector = fit_detector(train_segments, columns.signals, options, on_epoch)
     scores = np.full(test.height, np.nan)
     for segment, rows in zip(test_segments, score_rows(detector, test_segments), strict=True):
         scores[segment.first_row : segment.first_row + segment.n_rows] = rows
