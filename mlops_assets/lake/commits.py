@@ -4,20 +4,27 @@ Every commit records the ids of the landing files it ingested as Delta applicati
 (`txn` actions) in the same atomic commit as the rows. So a file is in a table entirely or not at
 all, re-ingesting it adds nothing, and two writers racing on the same file cannot both commit it:
 Delta refuses the second commit, which is then retried on the new snapshot (that drops the file).
+
+Lakes written before the path id (`landing_file_id`) recorded each file under its bare name
+(`legacy_landing_file_id`); `ingested_files` honours both, so upgrading does not ingest them again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import polars as pl
 from deltalake.exceptions import CommitFailedError
 
 from mlops_assets.lake.store import LakeStore, WriteResult
-from mlops_assets.lake.tables import PARTITION_COLUMNS, TableRef
+from mlops_assets.lake.tables import PARTITION_COLUMNS, RAW_UNS_CAPTURES, TableRef
 
-__all__ = ["commit_files"]
+if TYPE_CHECKING:
+    from mlops_assets.landing.zone import LandingFile
+
+__all__ = ["commit_files", "ingested_files"]
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 5
@@ -37,3 +44,38 @@ def commit_files(
         ) as exc:  # lost a race (same files, or a schema change): retry on the new snapshot
             log.warning("commit to %s lost a race (attempt %d of %d): %s", table, attempt, ATTEMPTS, exc)
     raise RuntimeError(f"could not commit {len(file_ids)} files to {table} after {ATTEMPTS} attempts")
+
+
+def ingested_files(store: LakeStore, table: TableRef, files: Sequence[LandingFile]) -> set[str]:
+    """The `file_id`s of those `files` that `table` has recorded, under their path id or their legacy id.
+
+    The id of a landing file changed from its bare name to its path under the landing root. A lake
+    written before that records only bare names: read by path id alone, every file it already holds
+    would look new, be appended again, and silver would quarantine all its batches as duplicates. So a
+    file also counts as recorded when its bare name is, and only a bare name (no '/') is ever looked
+    up that way: every id recorded since contains '/', so a lake written by this version is read by
+    path id only, exactly as before.
+
+    A bare name says nothing about the day, line or plant, and the same name comes back (an agent
+    re-imaged with its sequence restarted, a second plant's agent of the same name). So a legacy match
+    counts only when bronze holds rows under that bare name in the file's own (day, line) partition;
+    otherwise the file is new and is ingested. Only lakes with legacy ids pay for that read.
+    """
+    legacy = {f.file_id: f.legacy_file_id for f in files if "/" not in f.legacy_file_id}
+    recorded = store.committed_file_ids(table, [*(f.file_id for f in files), *legacy.values()])
+    done = {f.file_id for f in files if f.file_id in recorded}
+    candidates = [f for f in files if f.file_id not in done and legacy.get(f.file_id) in recorded]
+    return done | _legacy_rows_in_bronze(store, candidates) if candidates else done
+
+
+def _legacy_rows_in_bronze(store: LakeStore, files: Sequence[LandingFile]) -> set[str]:
+    """Those of `files` whose bare name has bronze rows in the file's own (day, line) partition."""
+    names = sorted({f.legacy_file_id for f in files})
+    found = store.read(
+        RAW_UNS_CAPTURES,
+        dates={f.key.day for f in files},
+        columns=["file_id", "date", "line"],
+        where=pl.col("file_id").is_in(names),
+    ).unique()
+    held = {(row["file_id"], row["date"], row["line"]) for row in found.iter_rows(named=True)}
+    return {f.file_id for f in files if (f.legacy_file_id, f.key.day, f.key.line) in held}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from mlops_assets.lake.bronze import LandingFileError, bronze_rows
-from mlops_assets.lake.commits import commit_files
+from mlops_assets.lake.commits import commit_files, ingested_files
 from mlops_assets.lake.silver_ingest import RefineOutcome, refine_partition
 from mlops_assets.lake.store import LakeStore
 from mlops_assets.lake.tables import RAW_UNS_CAPTURES
@@ -45,7 +45,7 @@ def ingest_landing(
     """Append to `raw_uns_captures` every landing file of (day, line) it does not hold yet."""
     listing = zone.list(day=day, line=line)
     outcome = BronzeOutcome(not_landing_files=listing.skipped)
-    done = store.committed_file_ids(RAW_UNS_CAPTURES, [f.file_id for f in listing.files])
+    done = ingested_files(store, RAW_UNS_CAPTURES, listing.files)
     outcome.already_ingested = sorted(done)
     pending = [f for f in listing.files if f.file_id not in done]
     frames: list[pl.DataFrame] = []

@@ -5,10 +5,13 @@ Plain logic: the landing sensor turns the Dagster runs tagged with a pending set
 - No run yet: request one (run key = the pending set).
 - A run queued or running (or failed and about to be retried by Dagster): wait for it.
 - Failed runs: request again, with the retry generation in the run key (`...|retry-2`), until
-  `max_failed` runs failed; then give up loudly (a backfill or new files start over).
+  `max_failed` runs failed; then give up loudly (a backfill or new files start over). `Attempts`
+  counts root runs only: a run and Dagster's own retries of it fail once (the sensor's docstring).
 - A run succeeded and left exactly these files unfinished: the lake could not read them (the bronze
-  check `landing_files_are_readable` names why). They are reported, not requested again, and like
-  files of days outside the daily partitions they do not hold the cursor back.
+  check `landing_files_are_readable` names why). They are reported, not requested again (a file
+  replaced in place keeps its id, so the set stays the same), and like files of days outside the
+  daily partitions they do not hold the cursor back: once the cursor is more than a day past them
+  they are not even listed. A backfill of the partition ingests them once they are fixed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class Attempts:
 
     in_progress: bool = False
     failed: int = 0
+    """Failed root runs (runs the sensor requested), each counted once Dagster's retries of it failed."""
     succeeded: bool = False
 
 

@@ -1,7 +1,8 @@
 """Which landing files the lake has not finished ingesting, grouped by (day, line) partition.
 
 A file is finished when `quarantined_messages` (the last of the three commits: bronze, silver,
-quarantine) records its id. The lake itself is the ledger, so nothing is "seen but lost" when a run
+quarantine) records its id (or, on a lake written before path ids, its bare name: see
+`commits.ingested_files`). The lake itself is the ledger, so nothing is "seen but lost" when a run
 dies: its files stay pending until a run finishes them.
 """
 
@@ -12,6 +13,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
+from mlops_assets.lake.commits import ingested_files
 from mlops_assets.lake.store import LakeStore
 from mlops_assets.lake.tables import QUARANTINED_MESSAGES
 from mlops_assets.landing.zone import LandingZone
@@ -45,7 +47,7 @@ class PendingScan:
 
 def scan_pending(store: LakeStore, zone: LandingZone, *, since: dt.date | None) -> PendingScan:
     listing = zone.list(since=since)
-    done = store.committed_file_ids(QUARANTINED_MESSAGES, [f.file_id for f in listing.files])
+    done = ingested_files(store, QUARANTINED_MESSAGES, listing.files)
     grouped: dict[tuple[dt.date, str], list[str]] = defaultdict(list)
     for file in listing.files:
         if file.file_id not in done:

@@ -8,6 +8,7 @@ from mlops_assets.landing.zone import (
     S3LandingZone,
     landing_file_id,
     landing_zone,
+    legacy_landing_file_id,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "S3LandingZone",
     "landing_file_id",
     "landing_zone",
+    "legacy_landing_file_id",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "S3LandingZone",
     "landing_file_id",
     "landing_zone",
+    "legacy_landing_file_id",
 ]
 
 
@@ -39,6 +40,13 @@ def landing_file_id(key: LandingKey) -> str:
     (`<site>/<line>/<agent>/<day>/<name>`). The name alone is not unique: an agent re-imaged with a
     fresh spool starts its sequence at 1 again, and two plants may run agents of the same name."""
     return key.relative_path
+
+
+def legacy_landing_file_id(key: LandingKey) -> str:
+    """The id lakes written before `landing_file_id` recorded for a landing file: its bare name
+    (`<kind>-<agent>-<first>-<last>.parquet`, never a '/'). Only read, to recognise files such a lake
+    already ingested (`mlops_assets.lake.commits.ingested_files`); nothing records it any more."""
+    return key.file_id
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,11 @@ class LandingFile:
     def file_id(self) -> str:
         """The lake's id of this file (`landing_file_id`)."""
         return landing_file_id(self.key)
+
+    @property
+    def legacy_file_id(self) -> str:
+        """The id a lake written by an earlier version recorded for this file (`legacy_landing_file_id`)."""
+        return legacy_landing_file_id(self.key)
 
 
 @dataclass

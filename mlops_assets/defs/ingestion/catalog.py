@@ -17,7 +17,7 @@ OWNERS = ["team:data-platform"]
 KINDS = {"deltalake", "polars"}
 
 _DESCRIPTIONS = {
-    "file_id": "Landing file the row came from: its path under the landing root (site/line/agent/day/name); ingestion is idempotent by it.",
+    "file_id": "Landing file the row came from: its path under the landing root (site/line/agent/day/name), or its bare file name on rows ingested before path ids; ingestion is idempotent by it.",
     "file_kind": "capture (passed the edge's checks) or quarantine (refused by the edge).",
     "agent": "Edge agent that captured the message.",
     "capture_seq": "The agent's capture sequence number (unique per agent).",

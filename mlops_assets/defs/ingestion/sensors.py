@@ -1,4 +1,20 @@
-"""`landing_sensor`: new landing files become runs of `ingestion_job` for their (day, line)."""
+"""`landing_sensor`: new landing files become runs of `ingestion_job` for their (day, line).
+
+Two retry layers, one on top of the other:
+- Dagster's run retries (`run_retries.max_retries` in the instance config, 2 in production) re-execute
+  a failed run from its failure right away (a node that died, a transient error). A re-execution carries the tags
+  `dagster/parent_run_id` and `dagster/root_run_id` (and the sensor's own tags, which it inherits).
+- The sensor counts only root runs, those it requested itself: a root run counts as failed once it
+  and all Dagster's retries of it have failed. Then the sensor requests the same pending files
+  again (`...|retry-N`), each again with Dagster's retries, and gives up after `MAX_FAILED_RUNS`
+  failed root runs: with `max_retries: 2` that is 3 x 3 = 9 runs in all.
+
+Once given up, or once a successful run left files it could not read, the same set of pending files
+is not requested again. A file rewritten in place keeps its id, so that alone changes nothing; a new
+file of that day and line makes a new set, requested afresh, but only while the sensor still lists
+that day: it lists from one day before its cursor, and unreadable files do not hold the cursor (given
+up ones do). To ingest fixed files, backfill their partition.
+"""
 
 import datetime as dt
 from collections.abc import Iterable
@@ -20,7 +36,11 @@ _OVERLAP = dt.timedelta(days=1)
 
 
 def _attempts(instance: dg.DagsterInstance, pending_sets: Iterable[str]) -> dict[str, Attempts]:
-    """What the runs tagged with each pending set did (retries of a run inherit its tags)."""
+    """What the runs tagged with each pending set did (retries of a run inherit its tags).
+
+    Any run of the set, root or Dagster retry, can be in progress or have succeeded; only failed root
+    runs are counted, so Dagster's retries do not use up the sensor's (see the module docstring). A
+    failed root whose retry is still to come or still running shows as in progress, not as failed."""
     keys = sorted(set(pending_sets))
     found: dict[str, Attempts] = {}
     if not keys:
@@ -29,9 +49,10 @@ def _attempts(instance: dg.DagsterInstance, pending_sets: Iterable[str]) -> dict
         key = run.tags[PENDING_SET_TAG]
         seen = found.get(key, Attempts())
         retrying = run.is_complete_and_waiting_to_retry  # Dagster's run retries will take it up
+        root = run.get_parent_run_id() is None  # reads the `dagster/parent_run_id` tag
         found[key] = Attempts(
             in_progress=seen.in_progress or not run.is_finished or retrying,
-            failed=seen.failed + (run.is_failure_or_canceled and not retrying),
+            failed=seen.failed + (root and run.is_failure_or_canceled and not retrying),
             succeeded=seen.succeeded or run.is_success,
         )
     return found
@@ -48,13 +69,16 @@ def _report(context: dg.SensorEvaluationContext, plan: IngestPlan) -> list[str]:
     for pending in plan.unreadable:
         context.log.warning(
             "landing files of %s (%s) stay unfinished after a successful run: the lake cannot read them "
-            "(see the landing_files_are_readable check); not requested again until they change: %s",
+            "(see the landing_files_are_readable check). Not requested again (replacing a file does not "
+            "change its id, and this day is not listed once the cursor is more than a day past it); fix "
+            "or replace them, then backfill the partition: %s",
             pending.day, pending.line, ", ".join(pending.file_ids),
         )  # fmt: skip
     for pending, failed in plan.given_up:
         context.log.error(
-            "ingestion of %s (%s) failed %d times; not requested again until its files change. Fix the "
-            "cause, then backfill the partition: %s",
+            "ingestion of %s (%s) failed %d times (root runs, each after Dagster's run retries); not "
+            "requested again unless new files of that day and line arrive. Fix the cause, then backfill "
+            "the partition: %s",
             pending.day, pending.line, failed, ", ".join(pending.file_ids),
         )  # fmt: skip
     for label, partitions in (
@@ -77,8 +101,9 @@ def _report(context: dg.SensorEvaluationContext, plan: IngestPlan) -> list[str]:
     description=(
         "Lists the landing zone (from the oldest day with unfinished files on) and requests one run "
         "per (day, line) holding files the lake has not finished; registers new lines as partitions. "
-        "A set of pending files is requested once; again after a failed run (up to 3 failed runs); "
-        "files a successful run could not read, and days outside the partitions, are reported."
+        "A set of pending files is requested once; again after a failed run, once Dagster's run "
+        "retries of it failed too (up to 3 such failed runs); files a successful run could not read, "
+        "and days outside the partitions, are reported, not requested again."
     ),
 )
 def landing_sensor(

@@ -11,6 +11,11 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.partitions import day_line_key
 
 
+def ingestion_job() -> dg.JobDefinition:
+    """The platform's `ingestion_job`, as a target for `dg.reconstructable` (re-executions need one)."""
+    return build_definitions().resolve_job_def("ingestion_job")
+
+
 def run_ingestion(
     instance: dg.DagsterInstance, day: dt.date, line: str, defs: dg.Definitions | None = None
 ) -> dg.ExecuteInProcessResult:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
+from dagster._core.storage.tags import (
+    AUTO_RETRY_RUN_ID_TAG,
+    PARENT_RUN_ID_TAG,
+    RETRY_NUMBER_TAG,
+    ROOT_RUN_ID_TAG,
+    TAGS_TO_MAYBE_OMIT_ON_RETRY,
+)
 
 from edge_agent.simulator import LineAddress, LineConfig
 from mlops_assets.definitions import build_definitions
@@ -13,9 +22,10 @@ from mlops_assets.lake.ingest_plan import MAX_FAILED_RUNS
 from mlops_assets.landing.synthetic import Message, simulator_messages
 from mlops_assets.partitions import day_and_line
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
-from tests.mlops_assets.defs.ingestion.runs import run_ingestion
+from tests.mlops_assets.defs.ingestion.runs import ingestion_job, run_ingestion
 
 DAY_MS = 86_400_000
+DEPLOYED = Path(__file__).resolve().parents[4] / "deploy" / "dagster" / "dagster.yaml"
 
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
@@ -37,6 +47,28 @@ def _launch(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
         raise_on_error=False,
     )
     return result.success
+
+
+def _dagster_retry(instance: dg.DagsterInstance, failed: dg.DagsterRun) -> dg.DagsterRun:
+    """Re-execute `failed` from failure as Dagster's run-retry daemon does (`retry_run`): the
+    parent's tags plus the retry number, parent and root run (`create_reexecuted_run`), and the new
+    run's id recorded on the parent. The daemon itself needs a code-location server; Dagster's
+    re-execution API makes the same run, in a run group with its parent."""
+    tags = {k: v for k, v in failed.tags.items() if k not in TAGS_TO_MAYBE_OMIT_ON_RETRY}
+    _, group = instance.get_run_group(failed.run_id) or (None, [])
+    root = failed.root_run_id or failed.run_id
+    tags |= {RETRY_NUMBER_TAG: str(len(group)), PARENT_RUN_ID_TAG: failed.run_id, ROOT_RUN_ID_TAG: root}
+    result = dg.execute_job(
+        dg.reconstructable(ingestion_job),
+        instance,
+        tags=tags,
+        reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance),
+        raise_on_error=False,
+    )
+    instance.add_run_tags(failed.run_id, {AUTO_RETRY_RUN_ID_TAG: result.run_id})
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    return run
 
 
 def _partitions(result: dg.SensorResult) -> list[tuple[dt.date, str]]:
@@ -125,7 +157,7 @@ def test_a_partition_whose_runs_keep_failing_is_given_up_until_its_files_change(
         assert given_up.skip_reason and f"2 file(s) given up after failed runs in {day} line-1" in (
             given_up.skip_reason.skip_message or ""
         )
-        assert f"failed {MAX_FAILED_RUNS} times; not requested again" in capfd.readouterr().err
+        assert f"failed {MAX_FAILED_RUNS} times (root runs" in capfd.readouterr().err
 
         # A new file makes a new set of pending files: requested afresh, and this time it succeeds.
         lake.land(line_messages[20:30], first_seq=500, received_start_ms=START_MS + 300_000)
@@ -167,4 +199,42 @@ def test_unreadable_and_out_of_range_files_are_reported_and_do_not_hold_the_curs
         assert third.skip_reason and f"1 file(s) unreadable in {day} line-1" in (
             third.skip_reason.skip_message or ""
         )
-        assert f"not requested again until they change: {keys[0].relative_path}" in capfd.readouterr().err
+        assert f"then backfill the partition: {keys[0].relative_path}" in capfd.readouterr().err
+
+
+def test_dagster_run_retries_do_not_use_up_the_sensors_retries(
+    lake: LocalLake, line_messages: list[Message]
+) -> None:
+    """Production retries every failed run twice (`run_retries` in the deployed instance config);
+    a root run and its retries failing count as one failed run, so the sensor still asks again."""
+    day = day_of(lake.land(line_messages[:20], per_file=10))
+    broken = lake.home.joinpath("lake")
+    run_retries = yaml.safe_load(DEPLOYED.read_text())["run_retries"]
+    assert run_retries["max_retries"] == 2
+    defs = build_definitions()
+    with dg.instance_for_test(overrides={"run_retries": run_retries}) as instance:
+        first = _tick(defs, instance, None)
+        (request,) = first.run_requests or []
+        broken.write_text("a file where the lake's folder should be")  # every run fails
+        assert not _launch(defs, instance, request)
+        (root,) = instance.get_runs()
+        assert root.is_complete_and_waiting_to_retry  # Dagster will retry it: the sensor waits
+        waiting = _tick(defs, instance, first.cursor)
+        assert not waiting.run_requests
+        assert waiting.skip_reason and "waiting for a run" in (waiting.skip_reason.skip_message or "")
+
+        run = root
+        for _ in range(run_retries["max_retries"]):
+            run = _dagster_retry(instance, run)
+            assert run.is_failure
+        assert not run.is_complete_and_waiting_to_retry  # Dagster's retries are used up
+        assert len(instance.get_runs()) == 3
+        broken.unlink()
+
+        # Three failed runs, but one root run: the sensor asks again, and that run succeeds.
+        again = _tick(defs, instance, waiting.cursor)
+        (retry,) = again.run_requests or []
+        assert retry.run_key == f"{request.run_key}|retry-1" and retry.tags == request.tags
+        assert _launch(defs, instance, retry)
+        done = _tick(defs, instance, again.cursor)
+        assert not done.run_requests and done.cursor == day.isoformat()
