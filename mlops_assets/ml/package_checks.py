@@ -3,7 +3,16 @@
 Both read packages as the edge will: downloaded from the registered model version and verified by
 `edge_agent.features.load_package` (hashes, and the signature with the platform's public key and key
 id). The gate fails closed: a package that cannot be verified, an ONNX graph that is not the trained
-model, or a champion that cannot be judged never lets a candidate through.
+model, or a champion that cannot be judged never lets a candidate through. Every such case is a
+recorded refusal (`quality_gate=failed` and the reason on the candidate version, the champion
+unchanged), never an error that leaves the candidate `pending`.
+
+Both models are scored on the held-out welds over the union of their spec signals. A signal a model
+uses but the line no longer sends (all null on those days) is filled as the edge fills it, so the
+champion is judged as it would serve today's data: a champion that depends on a dropped signal scores
+badly rather than blocking every candidate forever. A signal with no column in `validated_telemetry`
+at all (the table was rebuilt without it) cannot be filled by anything the edge would see: the gate
+refuses, naming the signal, and a person decides (move the `champion` alias in MLflow by hand).
 """
 
 from __future__ import annotations
@@ -104,14 +113,15 @@ def _judge(
     candidate: RegisteredVersion,
     champion: RegisteredVersion | None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Both packages verified with the platform key, scored on the same held-out welds."""
+    """Both packages verified with the platform key, scored on the same held-out welds. `champion`:
+    another version than the candidate, or None."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
             mine = _load(registry, candidate, Path(tmp) / "candidate", key)
         except PackageError as exc:
             raise _Refused(f"the candidate v{candidate.version} does not verify: {exc}") from exc
         theirs = None
-        if champion is not None and champion.version != candidate.version:
+        if champion is not None:
             try:
                 serving = registry.package_of(champion.name, champion.version)
                 theirs = _load(registry, serving, Path(tmp) / "champion", key)
@@ -121,37 +131,64 @@ def _judge(
                     f"{key.key_id!r} ({exc}); it cannot be compared, so nothing is promoted: re-sign "
                     "its package or decide by hand"
                 ) from exc
+        signals = [*mine.spec.signals, *(theirs.spec.signals if theirs is not None else ())]
         try:
             data = holdout_segments(
-                store, line, spec_id=spec_id_of(mine.spec), telemetry_version=int(meta["telemetry_version"])
+                store,
+                line,
+                spec_id=spec_id_of(mine.spec),
+                telemetry_version=int(meta["telemetry_version"]),
+                signals=signals,
             )
         except (ValueError, LookupError) as exc:
             raise _Refused(f"the held-out welds cannot be read: {exc}") from exc
-        return (
-            evaluate_package(mine, data.segments, data.signals),
-            None if theirs is None else evaluate_package(theirs, data.segments, data.signals),
-        )
+        try:
+            scored = evaluate_package(mine, data.segments, data.signals)
+        except (ValueError, LookupError) as exc:
+            raise _Refused(
+                f"the candidate v{candidate.version} cannot be scored on the held-out welds: {exc}"
+            ) from exc
+        if theirs is None or champion is None:
+            return scored, None
+        try:
+            return scored, evaluate_package(theirs, data.segments, data.signals)
+        except (ValueError, LookupError) as exc:
+            raise _Refused(
+                f"the champion v{champion.version} cannot be scored on the held-out welds ({exc}); it "
+                "cannot be compared, so nothing is promoted: decide by hand"
+            ) from exc
 
 
 def package_quality_gate(
     registry: ModelRegistry, store: LakeStore, line: str, meta: Mapping[str, Any], key: PlatformKey
 ) -> GateOutcome:
     """Parity first; then candidate and champion scored on the same held-out welds, each with its own
-    package; the candidate is promoted when it passes. Tags the candidate version with the verdict."""
+    package; the candidate is promoted when it passes. Tags the candidate version with the verdict.
+    A candidate that already is the champion (its gate run again) passes on parity and verification
+    alone: there is nothing to compare it with, and nothing changes."""
     candidate = registry.package_of(str(meta["model_name"]), str(meta["model_version"]))
     champion = registry.by_alias(candidate.name, CHAMPION)
+    already = champion is not None and champion.version == candidate.version
     metric, tolerance = str(meta["gate_metric"]), float(meta["gate_tolerance"])
     level = "window"
     try:
+        # Parity again, next to `package_matches_torch_model`: checks may run concurrently or alone, and
+        # the gate must never promote a package that is not the model it evaluated.
         _parity_first(registry, store, line, meta, key)
-        mine, theirs = _judge(registry, store, line, meta, key, candidate, champion)
+        mine, theirs = _judge(registry, store, line, meta, key, candidate, None if already else champion)
         level = "weld" if mine.get("weld_n") else "window"
-        decision = decide(
-            {metric: mine.get(f"{level}_{metric}")},
-            None if theirs is None else {metric: theirs.get(f"{level}_{metric}")},
-            metric,
-            tolerance,
-        )
+        value = mine.get(f"{level}_{metric}")
+        if already:
+            own = None if value is None else float(value)
+            reason = f"v{candidate.version} is already champion: nothing to compare it with"
+            decision = GateDecision(True, metric, own, own, tolerance, reason)
+        else:
+            decision = decide(
+                {metric: value},
+                None if theirs is None else {metric: theirs.get(f"{level}_{metric}")},
+                metric,
+                tolerance,
+            )
     except _Refused as refused:
         decision = GateDecision(False, metric, None, None, tolerance, str(refused))
     registry.set_version_tags(
@@ -160,7 +197,7 @@ def package_quality_gate(
         {"quality_gate": "passed" if decision.passed else "failed", "quality_gate_reason": decision.reason},
     )
     previous = None
-    if decision.passed:
+    if decision.passed and not already:
         replaced = registry.promote(candidate.name, candidate.version)
         previous = replaced.version if replaced is not None else None
     return GateOutcome(decision, level, candidate, champion, previous)

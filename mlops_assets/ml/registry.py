@@ -63,8 +63,17 @@ class RegisteredVersion:
     tags: Mapping[str, str]
 
 
-# What MLflow answers for a model that does not exist, and for an alias that is not set.
-_ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+def _absent(exc: MlflowException, alias: str) -> bool:
+    """Whether MLflow said the model or the alias does not exist. A missing model is
+    RESOURCE_DOES_NOT_EXIST; a missing alias is INVALID_PARAMETER_VALUE with "Registered model alias
+    <alias> not found." (SQL and file stores of MLflow 3.x). INVALID_PARAMETER_VALUE also answers many
+    bad requests, so only that message counts: anything else read as "no champion" would promote a
+    first model and lose the one to roll back to."""
+    if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return exc.error_code == "INVALID_PARAMETER_VALUE" and f"Registered model alias {alias} not found" in str(
+        exc.message
+    )
 
 
 def _clean(value: float) -> float | None:
@@ -206,7 +215,7 @@ class ModelRegistry:
         try:
             found = self.client.get_model_version_by_alias(name, alias)
         except MlflowException as exc:
-            if exc.error_code in _ABSENT:
+            if _absent(exc, alias):
                 return None
             raise
         return RegisteredVersion(

@@ -161,6 +161,12 @@ def test_a_second_agent_on_the_same_spool_refuses_to_start_and_touches_nothing(
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(before, after)
 
 
+def _last_live_status(heartbeats: Recorder) -> str | None:
+    """The status last published while we listened (a retained one an earlier test left is not)."""
+    live = [m for m in heartbeats.messages if not m.retain]
+    return orjson.loads(live[-1].payload)["status"] if live else None
+
+
 def test_a_stage_that_fails_stops_the_agent_with_exit_code_1_and_an_offline_heartbeat(
     broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
 ) -> None:
@@ -185,16 +191,9 @@ def test_a_stage_that_fails_stops_the_agent_with_exit_code_1_and_an_offline_hear
         runner.start()
         runner.join(60)
         assert not runner.is_alive(), "the agent did not stop after its uploader failed"
-        wait_until(
-            lambda: (
-                bool(heartbeats.messages)
-                and orjson.loads(heartbeats.messages[-1].payload)["status"] == "OFFLINE"
-            ),
-            10,
-            "the OFFLINE heartbeat",
-        )
+        wait_until(lambda: _last_live_status(heartbeats) == "OFFLINE", 10, "the OFFLINE heartbeat")
     assert exit_code == [1] and agent.fatal is not None
-    final = orjson.loads(heartbeats.messages[-1].payload)
+    final = orjson.loads([m for m in heartbeats.messages if not m.retain][-1].payload)
     assert "NotADirectoryError" in (final["last_error"] or "")
     assert foreign.exists()  # kept for a human, never deleted
     again = SpoolDirectory(spool)

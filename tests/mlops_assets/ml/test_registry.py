@@ -82,14 +82,20 @@ def test_promotion_keeps_the_previous_champion_and_rollback_restores_it(
 class _Answer(BaseHTTPRequestHandler):
     status = 403
     error_code = "PERMISSION_DENIED"
+    message = "answered by the test server"
+    posted = 0
 
     def do_GET(self) -> None:
-        body = json.dumps({"error_code": self.error_code, "message": "answered by the test server"}).encode()
+        body = json.dumps({"error_code": self.error_code, "message": self.message}).encode()
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:  # alias and tag writes: counted, so a test can say none was attempted
+        type(self).posted += 1
+        self.do_GET()
 
     def log_message(self, format: str, *args: object) -> None:  # no access log on stderr
         return
@@ -121,8 +127,22 @@ def test_only_an_absent_model_or_alias_is_none_other_errors_raise(
     registry = ModelRegistry(url)
     handler.status, handler.error_code = 404, "RESOURCE_DOES_NOT_EXIST"
     assert registry.by_alias(NAME, CHAMPION) is None
+    # MLflow's words for an alias that is not set (SQL store, 3.x): absent.
     handler.status, handler.error_code = 400, "INVALID_PARAMETER_VALUE"
+    handler.message = f"Registered model alias {CHAMPION} not found."
     assert registry.by_alias(NAME, CHAMPION) is None
+    # The same code for any other bad request is no answer about the alias.
+    handler.message = "Invalid value 'weld ae' for parameter 'name' supplied."
+    with pytest.raises(MlflowException, match="Invalid value"):
+        registry.by_alias(NAME, CHAMPION)
+    # Another alias's absence is not this one's.
+    handler.message = f"Registered model alias {PREVIOUS_CHAMPION} not found."
+    with pytest.raises(MlflowException):
+        registry.by_alias(NAME, CHAMPION)
+    with pytest.raises(MlflowException):  # never promoted as "first model", rollback target kept
+        registry.promote(NAME, "3")
+    assert handler.posted == 0
+    handler.message = "answered by the test server"
     # Anything else is no answer: "no champion" would promote blindly, so it raises.
     handler.status, handler.error_code = 403, "PERMISSION_DENIED"
     with pytest.raises(MlflowException) as denied:

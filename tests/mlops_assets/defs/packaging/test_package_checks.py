@@ -1,12 +1,14 @@
 """The full chain on simulator data in a real Dagster instance, Delta lake and MLflow store; the quality
-gate and the ONNX parity check doing their job. One platform for the module: the tests run in order and
-build on each other's registry state (first champion, a worse candidate, a promotion and its rollback,
-a broken export, a champion that no longer verifies, features cut again since training)."""
+gate and the ONNX parity check doing their job. One platform for the module, trained once: every test
+starts from a champion that verifies and makes its own candidate, so each runs alone as well as in any
+order (first champion, a worse candidate, a promotion and its rollback, a broken export, a champion
+that no longer verifies, a signal missing on the held-out days, features cut again since training)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,19 @@ from typing import Any
 import dagster as dg
 import mlflow.artifacts
 import numpy as np
+import polars as pl
 import pytest
 import torch
 
-from edge_agent.features import MANIFEST_FILE, MODEL_FILE, file_digest, load_package, verify_signature
+from edge_agent.features import (
+    FEATURE_SPEC_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    file_digest,
+    load_package,
+    verify_signature,
+)
+from mlops_assets.lake import VALIDATED_TELEMETRY, LakeStore
 from mlops_assets.ml import steps
 from mlops_assets.ml.feature_table import WELD_FEATURES, FeaturesMismatch
 from mlops_assets.ml.labels import label_map
@@ -27,7 +38,7 @@ from mlops_assets.ml.package_checks import PlatformKey, package_parity, package_
 from mlops_assets.ml.packaging import Lineage, build_package
 from mlops_assets.ml.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from mlops_assets.ml.signing import ManifestSigner, load_or_create_dev_signer, sign_manifest
-from mlops_assets.ml.telemetry import telemetry_slice
+from mlops_assets.ml.telemetry import read_line_telemetry, telemetry_slice
 from mlops_assets.partitions import line_partitions
 from tests.mlops_assets.defs.training.chain import (
     Platform,
@@ -39,6 +50,7 @@ from tests.mlops_assets.defs.training.chain import (
 )
 
 LINE = "line-1"
+MODEL = "weld-ae-line-1"
 GATE_AND_PACKAGE = dg.AssetSelection.assets("edge_model_package") | dg.AssetSelection.checks_for_assets(
     "edge_model_package"
 )
@@ -55,32 +67,73 @@ def _package_folder(platform: Platform, name: str, version: str) -> Path:
     return Path(uri.removeprefix("file://"))
 
 
+def _new_candidate(platform: Platform, gate_tolerance: float = 0.0) -> dict[str, Any]:
+    """A fresh package of the trained model, registered as challenger and not judged yet (the checks
+    are not selected): a candidate that is not the champion, in seconds, without training."""
+    result = platform.materialize(
+        LINE,
+        {"edge_model_package": {"config": {"gate_tolerance": gate_tolerance}}},
+        selection=dg.AssetSelection.assets("edge_model_package").without_checks(),
+    )
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    package = metadata(result, "edge_model_package")
+    assert platform.registry.client.get_model_version(MODEL, package["model_version"]).tags[
+        "quality_gate"
+    ] == ("pending")
+    return package
+
+
+def _resign(platform: Platform, folder: Path, name: str, content: str) -> None:
+    """Replace one file of a package, re-hash it in the manifest and sign it with the platform key: a
+    package the platform itself could have made."""
+    (folder / name).write_text(content)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    digest, size = file_digest(folder / name)
+    for entry in manifest["files"]:
+        if entry["path"] == name:
+            entry.update(sha256=digest, bytes=size)
+    signer = load_or_create_dev_signer(platform.home / "signing")
+    (folder / MANIFEST_FILE).write_text(json.dumps(sign_manifest(manifest, signer)))
+
+
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, dg.ExecuteInProcessResult]]:
+    """The platform and its first run of the whole chain (training once for the module)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         running = start_platform(tmp_path_factory.mktemp("platform"), monkeypatch, [LINE])
         write_line(running.store, LINE, simulated_welds(["cell-01", "cell-02"], per_cell=40))
-        yield running
+        first = running.materialize(LINE, FAST)
+        assert first.success, [e.message for e in first.all_events if e.is_failure]
+        yield running, first
+
+
+@pytest.fixture
+def platform(trained: tuple[Platform, dg.ExecuteInProcessResult]) -> Platform:
+    """The module's platform with a champion whose package verifies with the platform key."""
+    running, _ = trained
+    champion = running.registry.by_alias(MODEL, CHAMPION)
+    assert champion is not None
+    load_package(_package_folder(running, MODEL, champion.version), _platform_key(running).public_key_b64)
+    return running
 
 
 def test_chain_materialises_and_first_package_becomes_champion(
-    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained: tuple[Platform, dg.ExecuteInProcessResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = platform.materialize(LINE, FAST)
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    platform, result = trained
     found = checks(result)
     assert found["package_matches_torch_model"].passed
     assert found["package_passes_quality_gate"].passed
 
     features = metadata(result, "weld_features")
     assert platform.store.exists(WELD_FEATURES) and features["windows"]["holdout"] > 0
-    trained = metadata(result, "anomaly_autoencoder")
+    trained_model = metadata(result, "anomaly_autoencoder")
     threshold = metadata(result, "anomaly_threshold")
     evaluation = metadata(result, "model_evaluation")
     package = metadata(result, "edge_model_package")
     assert (
         "data:image/png;base64," in threshold["histogram"]
-        and "data:image/png;base64," in trained["loss_curve"]
+        and "data:image/png;base64," in trained_model["loss_curve"]
     )
     assert (
         evaluation["level"] == "weld" and evaluation["roc_auc"] > 0.8
@@ -88,11 +141,11 @@ def test_chain_materialises_and_first_package_becomes_champion(
 
     # MLflow holds the run with its parameters, per-epoch losses, data and code versions, artefacts.
     registry = platform.registry
-    run = registry.client.get_run(trained["mlflow_run_id"])
+    run = registry.client.get_run(trained_model["mlflow_run_id"])
     assert run.data.params["telemetry_delta_version"] == str(features["telemetry_version"])
     assert run.data.params["git_commit"] and run.data.params["hidden"] == "64,16"
     losses = registry.client.get_metric_history(run.info.run_id, "val_loss")
-    assert [m.step for m in losses] == list(range(1, trained["epochs"] + 1))
+    assert [m.step for m in losses] == list(range(1, trained_model["epochs"] + 1))
     assert "eval_weld_roc_auc" in run.data.metrics and "threshold_window" in run.data.metrics
     # The weld score has a duration component by default, logged and evaluated on its own as well.
     assert run.data.params["weld_duration"] == "True" and "threshold_weld_duration" in run.data.metrics
@@ -103,8 +156,10 @@ def test_chain_materialises_and_first_package_becomes_champion(
     artifacts = {a.path for a in registry.client.list_artifacts(run.info.run_id)}
     assert {"model", "plots", "threshold", "evaluation", "edge_package"} <= artifacts
 
-    champion = registry.by_alias(package["model_name"], CHAMPION)
-    assert champion is not None and champion.version == package["model_version"] == "1"
+    # The first package was promoted as the first model (later tests may have promoted others since).
+    gate = {k: getattr(v, "value", v) for k, v in found["package_passes_quality_gate"].metadata.items()}
+    assert package["model_version"] == "1" and gate["promoted"] is True and gate["champion_version"] == "none"
+    assert gate["reason"] == "no champion yet: the first model is promoted"
     manifest = package["manifest"]
     assert verify_signature(manifest, package["public_key"])
     assert manifest["lineage"]["training_data_version"] == features["telemetry_version"]
@@ -116,12 +171,14 @@ def test_chain_materialises_and_first_package_becomes_champion(
     # The version's source is the package itself: `models:/<name>@champion` downloads it, and it verifies.
     version = registry.client.get_model_version(package["model_name"], package["model_version"])
     assert version.source == version.tags["package_uri"] == manifest["package_uri"]
+    champion = registry.by_alias(package["model_name"], CHAMPION)
+    assert champion is not None
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)  # as a user would point MLflow
     downloaded = mlflow.artifacts.download_artifacts(
         artifact_uri=f"models:/{package['model_name']}@{CHAMPION}", dst_path=str(tmp_path)
     )
     served = load_package(Path(downloaded), package["public_key"], key_id=package["signing_key_id"])
-    assert served.model_version == package["model_version"]
+    assert served.model_version == champion.version
 
 
 def test_worse_candidate_fails_the_gate_and_does_not_become_champion(platform: Platform) -> None:
@@ -174,20 +231,8 @@ def test_a_passing_candidate_is_promoted_and_the_old_champion_stays_for_rollback
 
 def test_parity_check_catches_a_wrong_export(platform: Platform, tmp_path: Path) -> None:
     registry = platform.registry
-    latest = (
-        platform.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("edge_model_package"), asset_partitions=[LINE]),
-            limit=1,
-        )
-        .records[0]
-        .asset_materialization
-    )
-    package: dict[str, Any] = {k: getattr(v, "value", v) for k, v in latest.metadata.items()}  # type: ignore[union-attr]
-    folder = Path(
-        registry.client.get_model_version(package["model_name"], package["model_version"])
-        .tags["package_uri"]
-        .removeprefix("file://")
-    )
+    package = _new_candidate(platform, gate_tolerance=1.0)
+    folder = _package_folder(platform, package["model_name"], package["model_version"])
     good = load_package(folder, package["public_key"])
     assert good.weld_scorer is not None and good.weld_scorer.components == ("shape", "duration")
     key = _platform_key(platform)
@@ -309,8 +354,7 @@ def test_a_key_written_into_the_package_metadata_is_never_trusted(platform: Plat
     registry = platform.registry
     champion = registry.by_alias("weld-ae-line-1", CHAMPION)
     assert champion is not None
-    latest = platform.instance.fetch_materializations(dg.AssetKey("edge_model_package"), limit=1).records[0]
-    honest = {k: getattr(v, "value", v) for k, v in latest.asset_materialization.metadata.items()}  # type: ignore[union-attr]
+    honest = _new_candidate(platform)
     candidate = str(honest["model_version"])
     assert candidate != champion.version and honest["public_key"] == _platform_key(platform).public_key_b64
     folder = _package_folder(platform, "weld-ae-line-1", candidate)
@@ -352,18 +396,97 @@ def test_a_key_written_into_the_package_metadata_is_never_trusted(platform: Plat
         (folder / MANIFEST_FILE).write_bytes(original)
 
 
+def test_the_champion_judged_again_is_already_champion(platform: Platform) -> None:
+    registry = platform.registry
+    package = _new_candidate(platform)
+    version = package["model_version"]
+    before = registry.by_alias(MODEL, CHAMPION)
+    assert before is not None and before.version != version
+    assert registry.promote(MODEL, version) is not None  # made champion by hand, then its gate runs again
+
+    outcome = package_quality_gate(registry, platform.store, LINE, package, _platform_key(platform))
+    assert (
+        outcome.decision.passed
+        and outcome.decision.reason == f"v{version} is already champion: nothing to compare it with"
+    ), outcome.decision.reason
+    assert outcome.previous_champion is None  # nothing was replaced: it is not its own previous champion
+    assert registry.by_alias(MODEL, CHAMPION).version == version  # type: ignore[union-attr]
+    assert registry.by_alias(MODEL, PREVIOUS_CHAMPION).version == before.version  # type: ignore[union-attr]
+    tags = registry.client.get_model_version(MODEL, version).tags
+    assert tags["quality_gate"] == "passed" and tags["quality_gate_reason"] == outcome.decision.reason
+
+
+def test_a_signal_missing_on_the_held_out_days_is_judged_not_an_error(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """The line stopped sending a signal both models were trained on: every held-out day has it all
+    null. Both are scored with it missing, as the edge would run them, and the gate decides."""
+    registry = platform.registry
+    key = _platform_key(platform)
+    package = _new_candidate(platform)
+    champion = registry.by_alias(MODEL, CHAMPION)
+    assert champion is not None and champion.version != package["model_version"]
+    candidate_folder = _package_folder(platform, MODEL, package["model_version"])
+    dropped = load_package(candidate_folder, key.public_key_b64).spec.signals[0]
+    assert dropped in load_package(_package_folder(platform, MODEL, champion.version), None).spec.signals
+
+    # A copy of the lake, so the module's telemetry stays as it is for the other tests.
+    shutil.copytree(platform.home / "lake", tmp_path / "lake")
+    lake = LakeStore(str(tmp_path / "lake"))
+    rows = read_line_telemetry(lake, LINE, int(package["telemetry_version"]))
+    assert rows[dropped].null_count() < rows.height  # the model learnt it with values
+    silent = rows.with_columns(pl.lit(None, dtype=pl.Float64).alias(dropped))
+    written = lake.replace_where(VALIDATED_TELEMETRY, silent, f"line = '{LINE}'")
+    later = {**package, "telemetry_version": written.version}
+
+    outcome = package_quality_gate(registry, lake, LINE, later, key)
+    decision = outcome.decision
+    assert decision.candidate is not None and decision.champion is not None, decision.reason
+    assert decision.reason.startswith(f"{decision.metric} "), decision.reason  # a comparison, not a refusal
+    tags = registry.client.get_model_version(MODEL, package["model_version"]).tags
+    assert tags["quality_gate"] == ("passed" if decision.passed else "failed")
+    assert tags["quality_gate_reason"] == decision.reason
+
+
+def test_a_champion_that_cannot_be_scored_is_a_recorded_refusal(platform: Platform) -> None:
+    """The champion's spec names a signal `validated_telemetry` has no column for: it cannot be judged
+    on today's data, so the gate fails closed with the reason, instead of erroring and leaving the
+    candidate pending."""
+    registry = platform.registry
+    champion = registry.by_alias(MODEL, CHAMPION)
+    assert champion is not None
+    folder = _package_folder(platform, MODEL, champion.version)
+    original = {name: (folder / name).read_bytes() for name in (MANIFEST_FILE, FEATURE_SPEC_FILE)}
+    spec = json.loads(original[FEATURE_SPEC_FILE])
+    spec["signals"][0] = "retired_signal"
+    try:
+        _resign(platform, folder, FEATURE_SPEC_FILE, json.dumps(spec))
+        load_package(folder, _platform_key(platform).public_key_b64)  # a valid package of the platform
+        result = platform.materialize(LINE, selection=GATE_AND_PACKAGE)
+        found = checks(result)
+        assert found["package_matches_torch_model"].passed  # the candidate itself is fine
+        gate = found["package_passes_quality_gate"]
+        reason = str(gate.metadata["reason"].value)  # type: ignore[attr-defined]
+        assert not gate.passed, reason
+        assert f"champion v{champion.version} cannot be scored" in reason and "retired_signal" in reason, (
+            reason
+        )
+        candidate = metadata(result, "edge_model_package")["model_version"]
+        tags = registry.client.get_model_version(MODEL, candidate).tags
+        assert tags["quality_gate"] == "failed" and tags["quality_gate_reason"] == reason
+        assert registry.by_alias(MODEL, CHAMPION).version == champion.version  # type: ignore[union-attr]
+    finally:
+        for name, content in original.items():
+            (folder / name).write_bytes(content)
+
+
 def test_features_cut_again_since_training_are_refused_until_the_chain_runs(platform: Platform) -> None:
     registry = platform.registry
     evaluation = metadata(
         platform.materialize(LINE, selection=dg.AssetSelection.assets("model_evaluation")), "model_evaluation"
     )
     assert evaluation["level"] == "weld"
-    latest = (
-        platform.instance.fetch_materializations(dg.AssetKey("edge_model_package"), limit=1)
-        .records[0]
-        .asset_materialization
-    )
-    package_meta = {k: getattr(v, "value", v) for k, v in latest.metadata.items()}  # type: ignore[union-attr]
+    package_meta = _new_candidate(platform)
     recut = platform.materialize(
         LINE,
         {"weld_features": {"config": {"window": 16}}},
