@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-export DAGSTER_HOME ?= $(or $(MLOPS_HOME),$(CURDIR)/.mlops)/dagster_home
+export DAGSTER_HOME ?= $(abspath $(or $(MLOPS_HOME),$(CURDIR)/.mlops))/dagster_home
 
 .PHONY: venv demo test dev bench lint format mosquitto clean
 

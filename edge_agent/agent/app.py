@@ -335,6 +335,14 @@ class EdgeAgent:
             if self.fatal is None:
                 self.fatal = exc
 
+    def _leave_offline_state(self, deadline: float) -> None:
+        """The retained OFFLINE heartbeat, once the session is up (a stop during a (re)connect, or after a
+        pause, waits for it within the drain budget, at most 5 s)."""
+        self.session.connected.wait(max(0.1, min(5.0, deadline - time.monotonic())))
+        if not self._publish_state("OFFLINE", wait_s=5.0):
+            self.stats.error("the OFFLINE heartbeat did not reach the broker; the Will may announce us")
+            log.error("the OFFLINE heartbeat did not reach the broker (not connected, or no PUBACK in 5 s)")
+
     def _wait_sealed(self, deadline: float) -> None:
         if not self.sealer.wait_idle(max(1.0, deadline - time.monotonic())):
             log.error("sealing did not finish in time; the segments are sealed at the next start")
@@ -363,8 +371,7 @@ class EdgeAgent:
         log.info("stopping: draining queues")
         self.session.stop_accepting()
         self.pause.stop()
-        resumed = self.session.paused.is_set()
-        if resumed:
+        if self.session.paused.is_set():
             self.session.resume()  # only to leave the OFFLINE heartbeat: it takes no message any more
         self.ingress.close()
         if not self.validate.join(max(0.1, deadline - time.monotonic())):
@@ -386,9 +393,7 @@ class EdgeAgent:
         step("stopping the uploader", self.uploader.stop)
         step("the final upload pass", self._final_upload)
         step("stopping the heartbeat", self.heartbeat.stop)
-        if resumed:
-            self.session.connected.wait(max(0.1, min(5.0, deadline - time.monotonic())))
-        step("publishing the OFFLINE heartbeat", lambda: self._publish_state("OFFLINE", wait_s=5.0))
+        step("publishing the OFFLINE heartbeat", lambda: self._leave_offline_state(deadline))
         step("disconnecting", self.session.disconnect)
         step("stopping the validation workers", self.validate.stop)
         step("stopping the metrics endpoint", self.metrics.stop)

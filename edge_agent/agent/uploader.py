@@ -7,10 +7,14 @@ on with the next file:
   `<spool>/conflicts/`;
 - a sealed file that cannot be read back as a landing file moves to `<spool>/corrupt/`; otherwise,
   being the oldest, it would fail every pass and stop every upload behind it. Bytes that do not decode
-  (bit rot, a torn copy, a foreign or old-format Parquet file) never will: set aside at once. An
-  operating-system error (EMFILE, EIO, a permission fixed by hand) may pass: the file is skipped for
-  this pass and set aside only after `UNREADABLE_STRIKES` passes in a row failed on it.
-Only a failure of the landing zone itself makes it "unreachable" (backoff, heartbeat DEGRADED).
+  (bit rot, a torn copy, a foreign or old-format Parquet file) never will: set aside at once.
+An operating-system error on open or read (EMFILE, EIO, ENXIO) may be the file's or the system's. The
+file is skipped for this pass; it gets a strike only when another file of the same pass could be read
+(the system works, this file does not), and is set aside after `UNREADABLE_STRIKES` such passes. When
+no file of a pass can be read, nothing is struck: the pass fails and is retried after a backoff, so a
+moment without file descriptors never sends a good backlog to `corrupt/`. Any other exception (a bug,
+MemoryError) stops the stage and so the agent, for its supervisor to restart it.
+Only a failure of the landing zone itself makes it "unreachable" (heartbeat DEGRADED).
 """
 
 from __future__ import annotations
@@ -41,9 +45,25 @@ log = logging.getLogger(__name__)
 UNREADABLE_STRIKES = 3
 
 
+class _Undecodable(ValueError):
+    """The bytes are there but are not a landing file."""
+
+
+class _ReadFailed(Exception):
+    """The operating system failed to open or read a sealed file (`cause`: its OSError)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+
+
 def _topic_counts(path: Path) -> Counter[str]:
     """Rows per counter key (topic, or `_unknown` outside the contract), counted by Arrow, not a row loop."""
-    table = pq.ParquetFile(path).read(columns=["topic", "parameters"])
+    parquet = pq.ParquetFile(path)
+    missing = {"topic", "parameters"} - set(parquet.schema_arrow.names)
+    if missing:
+        raise _Undecodable(f"not a landing file: no column {sorted(missing)}")
+    table = parquet.read(columns=["topic", "parameters"])
     known = pc.is_valid(table.column("parameters"))
     counts: Counter[str] = Counter()
     for entry in pc.value_counts(table.column("topic").filter(known)).to_pylist():
@@ -110,7 +130,7 @@ class Uploader:
                 self._wake.wait(self.settings.scan_interval_s)
                 continue
             wait_s = jittered_backoff(self._failures, self.settings.retry_min_s, self.settings.retry_max_s)
-            log.warning("landing zone %s unreachable; next attempt in %.1f s", self.landing.url, wait_s)
+            log.warning("upload pass to %s failed; next attempt in %.1f s", self.landing.url, wait_s)
             self._stopping.wait(wait_s)  # new files do not cut a backoff short
 
     def upload_pass(self, deadline: float | None) -> bool:
@@ -120,15 +140,30 @@ class Uploader:
         if not self._lock.acquire(timeout=wait_s):
             return False
         try:
+            unreadable: list[tuple[PendingFile, OSError]] = []
+            readable, complete = False, True
             for file in self.store.pending():
                 if self._stopping.is_set() and deadline is None:
-                    return True
+                    break
                 if deadline is not None and time.monotonic() >= deadline:
-                    return False
+                    complete = False
+                    break
                 with self.store.claim(file):
-                    if not self._upload_one(file):
-                        return False
-            return True
+                    try:
+                        uploaded = self._upload_one(file)
+                    except _ReadFailed as failed:  # judged with the whole pass (see top)
+                        unreadable.append((file, failed.cause))
+                        continue
+                readable = True
+                if not uploaded:
+                    complete = False
+                    break
+            if unreadable and not readable:
+                self._read_failure(unreadable)
+                return False
+            for failed_file, error in unreadable:
+                self._strike(failed_file, error)
+            return complete
         finally:
             self._lock.release()
 
@@ -138,9 +173,12 @@ class Uploader:
             counts = _topic_counts(file.path)
         except FileNotFoundError:
             return True  # dropped by the quarantine policy before we claimed it: nothing to upload
-        except Exception as exc:  # any reason: counted, logged, the file kept (see `_unreadable`)
-            self._unreadable(file, exc)
-            return True
+        except OSError as exc:
+            if exc.errno is not None:
+                raise _ReadFailed(exc) from exc  # the operating system's: `upload_pass` judges it
+            return self._undecodable(file, exc)  # Arrow's decode errors are OSErrors without an errno
+        except (_Undecodable, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            return self._undecodable(file, exc)
         self._strikes.pop(file.path, None)
         try:
             outcome = self.landing.put(relative, file.path)
@@ -167,11 +205,24 @@ class Uploader:
         log.debug("uploaded %s (%s)", relative, outcome)
         return True
 
-    def _unreadable(self, file: PendingFile, exc: Exception) -> None:
-        """A sealed file that could not be read: set aside now, or after repeated OS errors (see top)."""
-        transient = isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException)
+    def _undecodable(self, file: PendingFile, exc: Exception) -> bool:
+        """Bytes that are not a landing file never will be: set aside at once; the pass goes on."""
+        self._strikes.pop(file.path, None)
+        self._set_aside(file, self.corrupt_dir, "unreadable_files", f"unreadable sealed file: {exc!r}")
+        return True
+
+    def _read_failure(self, unreadable: list[tuple[PendingFile, OSError]]) -> None:
+        """No file of the pass could be read: the system, not the files; back off, strike nothing."""
+        self._failures += 1
+        self.stats.event("read_failures")
+        exc = unreadable[0][1]
+        self.stats.error(f"cannot read any sealed file ({len(unreadable)} tried; {exc!r}); retrying")
+        log.warning("cannot read any sealed file (%d tried; %r); retrying", len(unreadable), exc)
+
+    def _strike(self, file: PendingFile, exc: OSError) -> None:
+        """This file failed while others of the same pass were read: set aside after repeated strikes."""
         strikes = self._strikes[file.path] = self._strikes.get(file.path, 0) + 1
-        if transient and strikes < UNREADABLE_STRIKES:
+        if strikes < UNREADABLE_STRIKES:
             self.stats.event("unreadable_retries")
             self.stats.error(f"cannot read sealed file {file.path} ({exc!r}); trying again next pass")
             log.warning("cannot read sealed file %s (%r); trying again next pass", file.path, exc)

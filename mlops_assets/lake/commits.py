@@ -58,8 +58,9 @@ def ingested_files(store: LakeStore, table: TableRef, files: Sequence[LandingFil
 
     A bare name says nothing about the day, line or plant, and the same name comes back (an agent
     re-imaged with its sequence restarted, a second plant's agent of the same name). So a legacy match
-    counts only when bronze holds rows under that bare name in the file's own (day, line) partition;
-    otherwise the file is new and is ingested. Only lakes with legacy ids pay for that read.
+    counts only when bronze holds rows under that bare name in the file's own (day, line) partition,
+    from its site and agent; otherwise the file is new and is ingested. Only lakes with legacy ids pay
+    for that read.
     """
     legacy = {f.file_id: f.legacy_file_id for f in files if "/" not in f.legacy_file_id}
     recorded = store.committed_file_ids(table, [*(f.file_id for f in files), *legacy.values()])
@@ -69,13 +70,17 @@ def ingested_files(store: LakeStore, table: TableRef, files: Sequence[LandingFil
 
 
 def _legacy_rows_in_bronze(store: LakeStore, files: Sequence[LandingFile]) -> set[str]:
-    """Those of `files` whose bare name has bronze rows in the file's own (day, line) partition."""
+    """Those of `files` whose bare name has bronze rows in the file's own (day, line) partition, from
+    the same site and agent (two plants' agents of the same name write files of the same name)."""
     names = sorted({f.legacy_file_id for f in files})
+    columns = ["file_id", "date", "line", "site", "agent"]
     found = store.read(
         RAW_UNS_CAPTURES,
         dates={f.key.day for f in files},
-        columns=["file_id", "date", "line"],
+        columns=columns,
         where=pl.col("file_id").is_in(names),
     ).unique()
-    held = {(row["file_id"], row["date"], row["line"]) for row in found.iter_rows(named=True)}
-    return {f.file_id for f in files if (f.legacy_file_id, f.key.day, f.key.line) in held}
+    held = {tuple(row) for row in found.iter_rows()}
+    return {
+        f.file_id for f in files if (f.legacy_file_id, f.key.day, f.key.line, f.key.site, f.key.agent) in held
+    }

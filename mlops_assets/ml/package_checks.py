@@ -176,7 +176,8 @@ def package_quality_gate(
         # the gate must never promote a package that is not the model it evaluated.
         _parity_first(registry, store, line, meta, key)
         mine, theirs = _judge(registry, store, line, meta, key, candidate, None if already else champion)
-        level = "weld" if mine.get("weld_n") else "window"
+        # Weld level when both can be judged on welds (a window-only champion is compared by windows).
+        level = "weld" if mine.get("weld_n") and (theirs is None or theirs.get("weld_n")) else "window"
         value = mine.get(f"{level}_{metric}")
         if already:
             own = None if value is None else float(value)

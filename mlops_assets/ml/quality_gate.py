@@ -49,6 +49,8 @@ def decide(
 
     A candidate whose metric cannot be computed (for example no anomalous example in the evaluation set
     for ROC-AUC) fails when a champion exists: promoting blind is exactly what the gate is there to stop.
+    So does a candidate measured against a champion whose metric cannot be computed on the same data:
+    the gate fails closed.
     """
     if metric not in _HIGHER_IS_BETTER:
         raise ValueError(f"the gate cannot use {metric!r}; choose one of {sorted(_HIGHER_IS_BETTER)}")
@@ -68,7 +70,13 @@ def decide(
         )
     if theirs_f is None:
         return GateDecision(
-            True, metric, mine_f, None, tolerance, f"the champion's {metric} cannot be computed"
+            False,
+            metric,
+            mine_f,
+            None,
+            tolerance,
+            f"the champion's {metric} cannot be computed on the same welds: nothing to compare with, "
+            "so nothing is promoted (decide by hand)",
         )
     if _HIGHER_IS_BETTER[metric]:
         passed = mine_f >= theirs_f - tolerance

@@ -91,8 +91,7 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
 
 
 def live_statuses(heartbeats: Recorder) -> list[str]:
-    """Statuses published while we listened; a retained heartbeat an earlier test left on the shared
-    broker arrives with the retain flag and is not one of them."""
+    """Statuses published while we listened (not a retained copy delivered on subscribing)."""
     return [orjson.loads(m.payload)["status"] for m in heartbeats.messages if not m.retain]
 
 
@@ -221,3 +220,19 @@ def test_processor_slot_sees_captured_messages_and_never_slows_capture(
     assert len({(m.topic, m.payload) for m in scorer.seen}) == len(scorer.seen)
     tables = read_tables(local_landing_files(Path(settings.landing.url)))
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)
+
+
+def test_the_pause_ends_only_when_the_ingress_has_room_by_count_and_by_bytes(tmp_path: Path) -> None:
+    """Large payloads fill the ingress by bytes long before by count: resuming then would only stall
+    again at once (a DEGRADED heartbeat and a reconnect each time)."""
+    settings = make_settings(tmp_path, 1883, pipeline={"queue_max_bytes": 1024 * KiB})
+    agent = EdgeAgent(settings)  # not started: only its queues are used
+    topic = "acme/plant-1/body-shop/line-1/cell-01/weld/telemetry"
+    assert agent._pipeline_has_room()
+    big = [Message(topic, b"x" * (100 * KiB), 1, False, False, i, 0, 0.0) for i in range(6)]
+    for message in big:
+        assert agent.ingress.put(message, timeout_s=0)
+    assert len(agent.ingress) <= agent.ingress.capacity // 2  # half empty by count...
+    assert not agent._pipeline_has_room()  # ...but over half full by bytes
+    agent.ingress.get_batch(2, timeout_s=0)
+    assert agent._pipeline_has_room()

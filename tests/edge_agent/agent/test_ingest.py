@@ -162,7 +162,7 @@ def test_a_second_agent_on_the_same_spool_refuses_to_start_and_touches_nothing(
 
 
 def _last_live_status(heartbeats: Recorder) -> str | None:
-    """The status last published while we listened (a retained one an earlier test left is not)."""
+    """The status last published while we listened (not a retained copy delivered on subscribing)."""
     live = [m for m in heartbeats.messages if not m.retain]
     return orjson.loads(live[-1].payload)["status"] if live else None
 
@@ -180,15 +180,16 @@ def test_a_stage_that_fails_stops_the_agent_with_exit_code_1_and_an_offline_hear
         site="plant-1", line="line-1", agent="edge-test", first_received_ms=START_MS,
         kind="capture", first_seq=1, last_seq=3,
     )  # fmt: skip
-    foreign = spool / "sealed" / key.relative_path
-    foreign.parent.mkdir(parents=True)
-    pq.write_table(pa.table({"not_a_landing_column": [1, 2, 3]}), foreign)
-    (spool / "corrupt").write_text("a file where the folder should be")
     agent = EdgeAgent(settings)
     exit_code: list[int] = []
     with Recorder(endpoint, [settings.heartbeat_topic]) as heartbeats:
         runner = threading.Thread(target=lambda: exit_code.append(agent.run()))
         runner.start()
+        wait_until(agent.session.subscribed.is_set, 20, "the agent to subscribe")
+        (spool / "corrupt").write_text("a file where the folder should be")
+        foreign = spool / "sealed" / key.relative_path
+        foreign.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"not_a_landing_column": [1, 2, 3]}), foreign)  # the next scan finds it
         runner.join(60)
         assert not runner.is_alive(), "the agent did not stop after its uploader failed"
         wait_until(lambda: _last_live_status(heartbeats) == "OFFLINE", 10, "the OFFLINE heartbeat")

@@ -248,8 +248,8 @@ def test_a_file_the_system_cannot_read_is_retried_before_it_is_set_aside(
     blocked = rig.seal(20, seed=1)
     content = blocked.path.read_bytes()
     unreadable = _socket_in_place_of(blocked.path, monkeypatch)
-    good = rig.seal(20, seed=2)
     for strike in range(1, UNREADABLE_STRIKES):
+        good = rig.seal(20, seed=strike + 1)  # others of the same pass read fine: this file is struck
         assert rig.uploader.upload_pass(deadline=None)
         assert blocked.path.is_socket() and rig.stats.events["unreadable_retries"] == strike
         assert (rig.landing_root / good.key.relative_path).exists()  # never held up behind it
@@ -267,11 +267,35 @@ def test_a_file_that_stays_unreadable_is_set_aside_after_the_strikes(
     rig = UploadRig(tmp_path, contract_validator)
     blocked = rig.seal(20, seed=1)
     with _socket_in_place_of(blocked.path, monkeypatch):
-        for _ in range(UNREADABLE_STRIKES):
+        for strike in range(UNREADABLE_STRIKES):
+            rig.seal(20, seed=strike + 2)
             assert rig.uploader.upload_pass(deadline=None)
     assert rig.stats.events["unreadable_retries"] == UNREADABLE_STRIKES - 1
     assert rig.stats.events["unreadable_files"] == 1
     assert (tmp_path / "corrupt" / blocked.key.relative_path).is_socket() and rig.store.pending() == []
+
+
+def test_when_no_file_can_be_read_the_pass_fails_and_nothing_is_set_aside(
+    tmp_path: Path, contract_validator: ContractValidator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system, not the files (out of file descriptors, a failing disk): a good backlog must not
+    end up in corrupt/ because every file failed a few passes in a row."""
+    rig = UploadRig(tmp_path, contract_validator)
+    files = [rig.seal(20, seed=seed) for seed in (1, 2, 3)]
+    contents = [f.path.read_bytes() for f in files]
+    sockets = [_socket_in_place_of(f.path, monkeypatch) for f in files]
+    for attempt in range(1, 2 * UNREADABLE_STRIKES):
+        assert not rig.uploader.upload_pass(deadline=None)
+        assert rig.stats.events["read_failures"] == attempt
+    assert rig.stats.events["unreadable_files"] == 0 and rig.stats.events["unreadable_retries"] == 0
+    assert not (tmp_path / "corrupt").exists() and len(rig.store.pending()) == 3
+    assert rig.uploader.available  # the landing zone did nothing wrong
+    for file, content, listener in zip(files, contents, sockets, strict=True):
+        listener.close()
+        file.path.unlink()
+        file.path.write_bytes(content)
+    assert rig.uploader.upload_pass(deadline=None)
+    assert rig.store.pending() == [] and rig.stats.events["uploaded_files"] == 3
 
 
 def test_drop_oldest_passes_over_the_file_being_uploaded(

@@ -13,6 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlops_assets.cli import main
+from mlops_assets.ml.evaluate_csv import evaluate_files
 
 
 def _series(n: int, seed: int) -> np.ndarray:
@@ -233,3 +234,12 @@ def test_a_headerless_file_with_a_text_time_column_keeps_every_row_in_order(
     # The first line is a row, not a header: the shifted stretch is scored where the file has it.
     assert int(np.argmax(scores)) in range(250, 280)
     assert scores[255:275].mean() > 3 * np.median(scores[:200])
+
+
+def test_a_test_file_without_the_training_signals_is_refused_before_any_training(tmp_path: Path) -> None:
+    _write(tmp_path / "a.csv", ["x", "y"], [[i, i * 2 % 7] for i in range(400)])
+    _write(tmp_path / "b.csv", ["x"], [[1], [2]])
+    epochs: list[object] = []
+    with pytest.raises(ValueError, match=r"lacks the signal columns \['y'\]"):
+        evaluate_files(tmp_path / "a.csv", tmp_path / "b.csv", None, on_epoch=epochs.append)
+    assert epochs == []  # refused in seconds, not after minutes of training

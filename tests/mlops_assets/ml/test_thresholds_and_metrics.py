@@ -61,5 +61,7 @@ def test_quality_gate_decisions() -> None:
     assert not failed.passed and "fail" in failed.reason
     assert not decide({"false_alarm_rate": 0.2}, {"false_alarm_rate": 0.1}, "false_alarm_rate").passed
     assert not decide({"roc_auc": None}, {"roc_auc": 0.9}).passed  # no blind promotion
+    unjudged = decide({"roc_auc": 0.51}, {"roc_auc": None})  # nothing to compare with: fail closed
+    assert not unjudged.passed and "cannot be computed" in unjudged.reason
     with pytest.raises(ValueError, match="cannot use"):
         decide({}, None, metric="loss")
