@@ -20,6 +20,7 @@ Only a failure of the landing zone itself makes it "unreachable" (heartbeat DEGR
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -162,7 +163,8 @@ class Uploader:
                 self._read_failure(unreadable)
                 return False
             for failed_file, error in unreadable:
-                self._strike(failed_file, error)
+                with self.store.claim(failed_file):  # claimed again: `drop_oldest` may not take it now
+                    self._strike(failed_file, error)
             return complete
         finally:
             self._lock.release()
@@ -228,6 +230,8 @@ class Uploader:
             log.warning("cannot read sealed file %s (%r); trying again next pass", file.path, exc)
             return
         del self._strikes[file.path]
+        if not os.path.lexists(file.path):
+            return  # dropped by the quarantine policy between our two claims (and counted there)
         self._set_aside(file, self.corrupt_dir, "unreadable_files", f"unreadable sealed file: {exc!r}")
 
     def _set_aside(self, file: PendingFile, folder: Path, event: str, reason: str) -> None:
