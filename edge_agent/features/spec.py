@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.features.fields import json_float
+
 __all__ = ["SPEC_VERSION", "FeatureSpec", "fit_feature_spec"]
 
 SPEC_VERSION = 1
@@ -122,12 +124,7 @@ def _list_of(value: object, name: str, kind: type) -> list[Any]:
 
 
 def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"feature spec field {name!r} must be a number, got {value!r}")
-    try:
-        return float(value)
-    except OverflowError:  # a JSON integer beyond any float
-        raise ValueError(f"feature spec field {name!r} is beyond the range of a float") from None
+    return json_float(value, f"feature spec field {name!r}")
 
 
 def _integer(value: object, name: str) -> int:

@@ -29,7 +29,6 @@ threshold (the same alarms as before); 2 adds `weld_duration` (null when switche
 from __future__ import annotations
 
 import math
-import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.features.fields import json_float
 from edge_agent.features.spec import robust_center_scale
 
 __all__ = [
@@ -93,13 +93,7 @@ def _number(data: Mapping[str, Any], key: str, where: str, default: float | None
     """`data[key]` (or `default`) as a float; ValueError naming `where.key` when absent or not a number."""
     if key not in data and default is None:
         raise ValueError(f"{where} lacks the field {key!r}")
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{where}.{key} must be a number, got {value!r}")
-    try:
-        return float(value)
-    except OverflowError:  # a JSON integer beyond any float
-        raise ValueError(f"{where}.{key} is beyond the range of a float") from None
+    return json_float(data.get(key, default), f"{where}.{key}")
 
 
 def aggregate_groups(
