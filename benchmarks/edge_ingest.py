@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import machine, row
 from edge_agent.agent import EdgeAgent, EdgeSettings, Message, ProcessorKind
 from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine
 
 FILTER = "acme/+/+/+/+/weld/telemetry"
@@ -50,18 +50,7 @@ def corpus(count: int, seed: int = 1) -> list[tuple[str, bytes]]:
 
 
 def publish_all(endpoint: MqttEndpoint, messages: list[tuple[str, bytes]]) -> None:
-    acked = threading.Semaphore(0)
-    client = new_client(endpoint, f"bench-pub-{uuid.uuid4().hex[:6]}")
-    client.max_inflight_messages_set(1000)
-    client.on_publish = lambda *args: acked.release()
-    connect_and_wait(client, endpoint)
-    for topic, payload in messages:
-        client.publish(topic, payload, qos=1)
-    for _ in messages:
-        if not acked.acquire(timeout=60):
-            raise TimeoutError("broker did not acknowledge the corpus")
-    client.disconnect()
-    client.loop_stop()
+    publish_confirmed(endpoint, messages, client_id=f"bench-pub-{uuid.uuid4().hex[:6]}")
 
 
 def prepare_session(endpoint: MqttEndpoint, client_id: str, filters: list[str]) -> None:

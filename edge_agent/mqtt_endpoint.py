@@ -26,6 +26,7 @@ __all__ = [
     "connect_properties",
     "endpoint_from_arguments",
     "new_client",
+    "publish_confirmed",
 ]
 
 MqttProtocol = Literal["5", "3.1.1"]
@@ -144,6 +145,34 @@ def connect_and_wait(
     if reason.is_failure:
         client.loop_stop()
         raise ConnectionError(f"{endpoint.url} refused the connection: {reason}")
+
+
+def publish_confirmed(
+    endpoint: MqttEndpoint,
+    messages: list[tuple[str, bytes]],
+    *,
+    client_id: str,
+    max_inflight: int = 1000,
+    timeout_s: float = 60.0,
+) -> None:
+    """Publish `messages` (topic, payload) at QoS 1 from a new connection and return once the broker
+    acknowledged every one; RuntimeError when paho refuses a publish, TimeoutError without a PUBACK."""
+    acked = threading.Semaphore(0)
+    client = new_client(endpoint, client_id)
+    client.max_inflight_messages_set(max_inflight)
+    client.on_publish = lambda *args: acked.release()
+    connect_and_wait(client, endpoint)
+    try:
+        for topic, payload in messages:
+            rc = client.publish(topic, payload, qos=1).rc
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                raise RuntimeError(f"publishing to {topic!r} failed: {mqtt.error_string(rc)}")
+        for _ in messages:
+            if not acked.acquire(timeout=timeout_s):
+                raise TimeoutError(f"{endpoint.url} did not acknowledge every message within {timeout_s} s")
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def add_endpoint_arguments(parser: argparse.ArgumentParser, password_variable: str) -> None:

@@ -27,7 +27,7 @@ import polars as pl
 
 from edge_agent.agent import EdgeAgent, EdgeSettings
 from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
 from mlops_assets.definitions import build_definitions
 from mlops_assets.environment import local_home
@@ -70,13 +70,8 @@ def _agent_settings(home: Path, broker: LocalBroker) -> EdgeSettings:
 
 
 def _publish_bad_payloads(endpoint: MqttEndpoint) -> None:
-    client = new_client(endpoint, client_id="demo-bad-publisher")
-    connect_and_wait(client, endpoint)
     topic = f"acme/plant-1/body-shop/{LINE}/cell-01/weld/telemetry"
-    for payload in BAD_PAYLOADS:
-        client.publish(topic, payload, qos=1).wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
+    publish_confirmed(endpoint, [(topic, p) for p in BAD_PAYLOADS], client_id="demo-bad-publisher")
 
 
 def _simulation_start_ms(store: LakeStore, welds_per_cell: int) -> int:

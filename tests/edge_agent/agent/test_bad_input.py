@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
-import paho.mqtt.client as mqtt
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract import Contract, ContractValidator, TopicRouter
 from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine
 from tests.edge_agent.agent.support import (
     START_MS,
@@ -80,17 +78,7 @@ def bad_messages(seed: int, per_kind: int) -> list[tuple[str, bytes, str]]:
 
 
 def publish_raw(endpoint: MqttEndpoint, messages: list[tuple[str, bytes]]) -> None:
-    acked = threading.Semaphore(0)
-    client = new_client(endpoint, f"raw-{uuid.uuid4().hex[:8]}")
-    client.max_inflight_messages_set(500)
-    client.on_publish = lambda *args: acked.release()
-    connect_and_wait(client, endpoint)
-    for topic, payload in messages:
-        assert client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
-    for _ in messages:
-        assert acked.acquire(timeout=60), "broker did not acknowledge"
-    client.disconnect()
-    client.loop_stop()
+    publish_confirmed(endpoint, messages, client_id=f"raw-{uuid.uuid4().hex[:8]}", max_inflight=500)
 
 
 def test_bad_payloads_are_quarantined_with_their_reason_and_counted(
