@@ -8,7 +8,7 @@ path only updates `Stats`; converting to metric families happens when Prometheus
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -20,6 +20,20 @@ from edge_agent.agent.stats import COUNTER_FIELDS, LATENCY_BUCKETS_S, Stats
 __all__ = ["AgentCollector", "MetricsServer"]
 
 log = logging.getLogger(__name__)
+
+
+def _by_label(
+    family: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    documentation: str,
+    label: str,
+    values: Mapping[str, float],
+) -> Metric:
+    """One metric family with a sample per (label value, number) of `values`."""
+    metric = family(name, documentation, labels=[label])
+    for key, value in values.items():
+        metric.add_metric([key], value)
+    return metric
 
 
 class AgentCollector(Collector):
@@ -36,24 +50,18 @@ class AgentCollector(Collector):
                 messages.add_metric([topic, stage], counts[stage])
         yield messages
         snapshot = self.stats.snapshot()
-        reasons = CounterMetricFamily(
-            "edge_quarantined_by_reason", "Invalid messages by error kind.", labels=["reason"]
-        )
-        for reason, n in snapshot["quarantine_reasons"].items():
-            reasons.add_metric([reason], n)
-        yield reasons
-        dropped = CounterMetricFamily(
-            "edge_dropped", "Messages refused by a counted policy.", labels=["reason"]
-        )
-        for reason, n in snapshot["dropped"].items():
-            dropped.add_metric([reason], n)
-        yield dropped
-        events = CounterMetricFamily(
-            "edge_events", "Operational events (reconnects, failures, ...).", labels=["event"]
-        )
-        for event, n in snapshot["events"].items():
-            events.add_metric([event], n)
-        yield events
+        yield _by_label(
+            CounterMetricFamily, "edge_quarantined_by_reason", "Invalid messages by error kind.", "reason",
+            snapshot["quarantine_reasons"],
+        )  # fmt: skip
+        yield _by_label(
+            CounterMetricFamily, "edge_dropped", "Messages refused by a counted policy.", "reason",
+            snapshot["dropped"],
+        )  # fmt: skip
+        yield _by_label(
+            CounterMetricFamily, "edge_events", "Operational events (reconnects, failures, ...).", "event",
+            snapshot["events"],
+        )  # fmt: skip
         per_bucket, total = self.stats.latency()
         cumulative, buckets = 0, []
         for bound, n in zip((*LATENCY_BUCKETS_S, float("inf")), per_bucket, strict=True):
@@ -66,16 +74,17 @@ class AgentCollector(Collector):
             sum_value=total,
         )
         state = self.gauges()
-        depth = GaugeMetricFamily("edge_queue_depth", "Messages waiting per queue.", labels=["queue"])
-        for name, n in state["queue_depths"].items():
-            depth.add_metric([name], n)
-        yield depth
-        spool = GaugeMetricFamily(
-            "edge_spool_bytes", "Bytes in the spool (segments and sealed files).", labels=["kind"]
+        yield _by_label(
+            GaugeMetricFamily,
+            "edge_queue_depth",
+            "Messages waiting per queue.",
+            "queue",
+            state["queue_depths"],
         )
-        for kind, n in state["spool_bytes"].items():
-            spool.add_metric([kind], n)
-        yield spool
+        yield _by_label(
+            GaugeMetricFamily, "edge_spool_bytes", "Bytes in the spool (segments and sealed files).", "kind",
+            state["spool_bytes"],
+        )  # fmt: skip
         yield GaugeMetricFamily(
             "edge_upload_backlog_files", "Sealed files not yet uploaded.", value=state["backlog"]
         )
