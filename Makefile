@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DAGSTER_HOME ?= $(abspath $(or $(MLOPS_HOME),$(CURDIR)/.mlops))/dagster_home
 
-.PHONY: venv demo test dev bench lint format mosquitto clean
+.PHONY: venv demo test dev bench lint format mosquitto postgres clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, found " + sys.version.split()[0])'
@@ -27,12 +27,18 @@ mosquitto:
 demo: venv
 	$(PY) -m mlops_assets.demo
 
-test: venv mosquitto
+# PostgreSQL: the tests start a server of their own (tests/postgres.py); install it when it is absent.
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing postgresql (apt)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: venv mosquitto postgres
 	$(PY) -m pytest
 
 dev: venv
 	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp mlops_assets/local_instance.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: venv mosquitto

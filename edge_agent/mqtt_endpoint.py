@@ -82,12 +82,21 @@ def new_client(
     if endpoint.username is not None:
         client.username_pw_set(endpoint.username, endpoint.password)
     if endpoint.tls:
-        client.tls_set(
-            ca_certs=endpoint.ca_file,
-            certfile=endpoint.cert_file,
-            keyfile=endpoint.key_file,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
+        try:
+            client.tls_set(
+                ca_certs=endpoint.ca_file,
+                certfile=endpoint.cert_file,
+                keyfile=endpoint.key_file,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        except OSError as exc:  # ssl.SSLError too: the files exist but hold no usable certificate or key
+            files = {
+                "ca_file": endpoint.ca_file,
+                "cert_file": endpoint.cert_file,
+                "key_file": endpoint.key_file,
+            }
+            named = ", ".join(f"{name} {path}" for name, path in files.items() if path is not None)
+            raise ValueError(f"TLS setup failed ({named or 'system CA store'}): {exc}") from exc
     return client
 
 

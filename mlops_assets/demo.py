@@ -30,7 +30,7 @@ from edge_agent.local_broker import LocalBroker
 from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
 from mlops_assets.definitions import build_definitions
-from mlops_assets.environment import local_home
+from mlops_assets.environment import local_home, prepare_local_instance
 from mlops_assets.lake import LakeStore
 from mlops_assets.lake.pending import scan_pending
 from mlops_assets.lake.tables import (
@@ -196,10 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     home = local_home()
     os.environ.setdefault("DAGSTER_HOME", str(home / "dagster_home"))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    dagster_home = Path(os.environ["DAGSTER_HOME"])
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    if not (dagster_home / "dagster.yaml").exists():  # SQLite storage in DAGSTER_HOME, no telemetry
-        (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    prepare_local_instance(Path(os.environ["DAGSTER_HOME"]))
     print(f"MLOPS_HOME={home}")
     report, totals = _run_edge(home, args.welds_per_cell)
     written = write_labels(LakeStore(str(home / "lake")), simulator_labels(report.sent, LINE))

@@ -1,4 +1,4 @@
-"""Shared fixtures: real MQTT brokers on free loopback ports."""
+"""Shared fixtures: real MQTT brokers and a real PostgreSQL on free loopback ports, S3 through moto."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from edge_agent.contract import Contract, ContractValidator, load_contract
 from edge_agent.local_broker import LocalBroker, mosquitto_path
 from edge_agent.mqtt_endpoint import MqttEndpoint
 from edge_agent.simulator.flash_butt import default_flash_butt_dir
+from tests.postgres import PostgresServer, postgres_bin_dir
 from tests.s3 import MotoS3
 
 
@@ -30,18 +31,22 @@ def contract_validator(contract: Contract) -> ContractValidator:
     return ContractValidator(contract)
 
 
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this session's own, on a free loopback port (trust auth)."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.fail("PostgreSQL is not installed: `make test` installs it (apt-get install -y postgresql)")
+    with PostgresServer(bin_dir) as server:
+        yield server
 
 
 @pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A database of this test's own on the local PostgreSQL (trust auth), dropped afterwards."""
+def postgres_database(postgres: PostgresServer) -> Iterator[str]:
+    """A database of this test's own on the session's PostgreSQL, dropped afterwards."""
     import psycopg2
 
-    try:
-        admin = psycopg2.connect(dbname="postgres", **POSTGRES)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); production-path tests need it")
+    admin = psycopg2.connect(dbname="postgres", **postgres.connection)
     admin.autocommit = True
     name = f"mlops_test_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cursor:

@@ -13,18 +13,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edge_agent.local_broker import free_port
+from tests.postgres import PostgresServer
 from tests.s3 import MotoS3
 
 
 @contextmanager
-def mlflow_server(database: str, s3: MotoS3, bucket: str, timeout_s: float = 90.0) -> Iterator[str]:
+def mlflow_server(
+    postgres: PostgresServer, database: str, s3: MotoS3, bucket: str, timeout_s: float = 90.0
+) -> Iterator[str]:
     """Yields the server's URL once `/health` answers; stops it afterwards."""
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
     env = {**os.environ, **s3.env, "MLFLOW_S3_ENDPOINT_URL": s3.endpoint_url}
     command = [
         str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
+        "--backend-store-uri", postgres.url(database),
         "--artifacts-destination", f"s3://{bucket}/mlflow",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -38,10 +38,11 @@ from edge_agent.agent.settings import EdgeSettings
 from edge_agent.agent.spool_dir import SpoolDirectory
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
+from edge_agent.agent.subscriptions import scoped_filters, stale_filters
 from edge_agent.agent.uploader import Uploader
 from edge_agent.agent.validators import ValidateStage
 from edge_agent.agent.writer import CaptureWriter
-from edge_agent.contract import ContractValidator, TopicRouter, load_contract
+from edge_agent.contract import ContractValidator, load_contract
 
 __all__ = ["EdgeAgent"]
 
@@ -62,16 +63,20 @@ class EdgeAgent:
         subscriptions: Sequence[str] | None = None,
     ) -> None:
         """`subscriptions` replaces the topic filters of the channels the contract says the agent
-        receives (topics outside the contract are quarantined as `unknown_topic`)."""
+        receives, bound to its own place by `subscribe_scope` (topics outside the contract are
+        quarantined as `unknown_topic`)."""
         self.settings = settings
         self.contract = load_contract(settings.contract_path)
         pipeline, spool = settings.pipeline, settings.spool
         self.validator = ContractValidator(self.contract, max_payload_bytes=pipeline.max_payload_bytes)
+        # What we send is checked against the contract, not against the limit we set for what we receive.
+        self.outbound_validator = ContractValidator(self.contract)
+        receives = self.contract.channels_for("receive")
         self.subscriptions = (
-            list(subscriptions)
-            if subscriptions is not None
-            else TopicRouter(self.contract.channels_for("receive")).subscription_filters()
+            list(subscriptions) if subscriptions is not None else scoped_filters(settings, receives)
         )
+        # An explicit list is the caller's own: nothing of ours to clean up in the broker's session.
+        stale = [] if subscriptions is not None else stale_filters(settings, receives)
         self.stats = Stats(pipeline.max_counter_topics)
         self.started_at = time.time()
         self.stop_requested = threading.Event()
@@ -136,7 +141,7 @@ class EdgeAgent:
             interval_s=settings.heartbeat.interval_s,
             build=self.heartbeat_state,
             publish=self._publish_heartbeat,
-            validator=self.validator,
+            validator=self.outbound_validator,
             stats=self.stats,
         )
         will = self.heartbeat.encode(self._will_state())
@@ -147,6 +152,7 @@ class EdgeAgent:
             ingress=self.ingress,
             stats=self.stats,
             subscriptions=self.subscriptions,
+            stale_subscriptions=stale,
             will_payload=will,
             on_connected=self.heartbeat.trigger,
             on_stalled=lambda: self.pause.wake(),
@@ -208,6 +214,10 @@ class EdgeAgent:
             **self.downstream.depths(),
         }
 
+    def queue_full_waits(self) -> dict[str, int]:
+        """Times a producer found a bounded queue full and had to wait (back-pressure), per queue."""
+        return {queue.name: queue.full_waits for queue in (self.ingress, self.capture_queue)}
+
     def status(self) -> HeartbeatStatus:
         degraded = (
             self.fatal is not None
@@ -227,6 +237,7 @@ class EdgeAgent:
             contract_version=self.contract.version,
             stats=self.stats,
             queue_depths=self.queue_depths(),
+            queue_full_waits=self.queue_full_waits(),
             spool_bytes=self.usage.total,
             upload_backlog_files=len(self.store.pending()),
             last_error=self.stats.last_error,
@@ -240,6 +251,7 @@ class EdgeAgent:
             contract_version=self.contract.version,
             stats=None,
             queue_depths={},
+            queue_full_waits={},
             spool_bytes=0,
             upload_backlog_files=0,
             last_error="connection lost without a clean disconnect",
@@ -249,6 +261,7 @@ class EdgeAgent:
     def gauges(self) -> dict[str, Any]:
         return {
             "queue_depths": self.queue_depths(),
+            "queue_full_waits": self.queue_full_waits(),
             "spool_bytes": {kind: self.usage.used(kind) for kind in SPOOL_KINDS},
             "backlog": len(self.store.pending()),
             "connected": int(self.session.connected.is_set()),

@@ -2,8 +2,9 @@
 
 The same channel carries the Will (status OFFLINE), which the broker publishes if the agent vanishes
 without a clean disconnect. Every heartbeat, and the Will, is checked against the contract's
-`agentHeartbeat` schema before it is sent; one that fails is not published, it is logged and counted
-(a bug in the agent, not in the plant).
+`agentHeartbeat` schema before it is sent (with the contract's default size limit, not
+`pipeline.max_payload_bytes`: that bounds what we receive, and the heartbeat grows with the counted
+topics); one that fails is not published, it is logged and counted (a bug in the agent, not in the plant).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def heartbeat_payload(
     contract_version: str,
     stats: Stats | None,
     queue_depths: dict[str, int],
+    queue_full_waits: dict[str, int],
     spool_bytes: int,
     upload_backlog_files: int,
     last_error: str | None,
@@ -52,6 +54,7 @@ def heartbeat_payload(
         "model_version": model_version,
         "counters": stats.topic_counters() if stats is not None else {},
         "queue_depths": queue_depths,
+        "queue_full_waits": queue_full_waits,
         "dropped": dropped,
         "spool_bytes": spool_bytes,
         "upload_backlog_files": upload_backlog_files,

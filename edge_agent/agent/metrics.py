@@ -82,6 +82,10 @@ class AgentCollector(Collector):
             state["queue_depths"],
         )
         yield _by_label(
+            CounterMetricFamily, "edge_queue_full_waits", "Times a producer waited for room (back-pressure).",
+            "queue", state["queue_full_waits"],
+        )  # fmt: skip
+        yield _by_label(
             GaugeMetricFamily, "edge_spool_bytes", "Bytes in the spool (segments and sealed files).", "kind",
             state["spool_bytes"],
         )  # fmt: skip

@@ -27,7 +27,9 @@
 - Subscriptions: the filters of the channels the contract says the agent receives. Sent after every
   connect until the broker has confirmed them once in this process (a resumed session may not hold them:
   the first connection can drop before its SUBACK); MQTT 5 with `retain_handling=1`, so a resumed
-  subscription does not send the retained messages again.
+  subscription does not send the retained messages again. In a resumed session, the filters of other
+  subscription scopes (`stale_subscriptions`, see `subscriptions`) are unsubscribed first: the broker
+  would otherwise go on delivering what an earlier run with a wider scope asked for.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class MqttSession:
         stats: Stats,
         subscriptions: list[str],
         will_payload: bytes,
+        stale_subscriptions: list[str] | None = None,
         on_connected: Callable[[], None],  # once connected AND subscribed
         on_stalled: Callable[[], None],
     ) -> None:
@@ -86,6 +89,7 @@ class MqttSession:
         self.ingress = ingress
         self.stats = stats
         self.subscriptions = list(subscriptions)
+        self.stale_subscriptions = [f for f in stale_subscriptions or () if f not in self.subscriptions]
         self.on_connected = on_connected
         self.on_stalled = on_stalled
         self.stall_s = settings.mqtt.keepalive_s / 4
@@ -160,6 +164,8 @@ class MqttSession:
             self.subscribed.set()
         else:
             self.subscribed.clear()
+            if self.session_present and self.stale_subscriptions:
+                client.unsubscribe(self.stale_subscriptions)  # before SUBSCRIBE: the broker keeps the order
             qos = self.settings.mqtt.qos
             if self.endpoint.protocol == "5":
                 options = SubscribeOptions(qos=qos, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)

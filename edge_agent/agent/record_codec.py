@@ -23,7 +23,15 @@ from typing import NamedTuple
 
 from edge_agent.agent.messages import Message
 
-__all__ = ["ScanResult", "SegmentHeader", "SpoolRecord", "encode_header", "encode_record", "scan"]
+__all__ = [
+    "ScanResult",
+    "SegmentHeader",
+    "SpoolRecord",
+    "encode_header",
+    "encode_record",
+    "record_size",
+    "scan",
+]
 
 _FRAME = struct.Struct("<II")
 _RECORD = struct.Struct("<Bqq3B16s7I")
@@ -95,6 +103,33 @@ def encode_record(seq: int, message: Message) -> bytes:
     )
     body = b"".join((head, topic, channel, params, kind, path, reason, payload))
     return _FRAME.pack(len(body), zlib.crc32(body)) + body
+
+
+def _encoded_len(value: str | None) -> int:
+    if value is None:
+        return 1
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogateescape"))
+
+
+def record_size(message: Message) -> int:
+    """The length of `encode_record(seq, message)` (the same for any seq), without encoding it."""
+    verdict = message.verdict
+    if verdict is None:
+        raise ValueError("a message must be classified before it is spooled")
+    strings = (
+        verdict.channel,
+        verdict.parameters_json,
+        verdict.error_kind,
+        verdict.error_path,
+        verdict.error_reason,
+    )
+    return (
+        _FRAME.size
+        + _RECORD.size
+        + _encoded_len(message.topic)
+        + sum(map(_encoded_len, strings))
+        + len(message.payload)
+    )
 
 
 def encode_header(agent: str, contract_version: str, digests: Iterable[bytes]) -> bytes:

@@ -18,6 +18,18 @@ Decisions:
 - MQTT 5 `MaximumPacketSize` is 4 x `pipeline.max_payload_bytes` (`mqtt_maximum_packet_bytes`): payloads a
   little too large still reach us and are quarantined as `too_large`; much larger ones are discarded by
   the broker (Mosquitto logs it) instead of costing us memory.
+- Files the agent reads are checked here, so a bad path stops the start naming the field, the path and
+  why (missing, a directory, not readable): `contract_path` always, `mqtt.ca_file` / `cert_file` /
+  `key_file` when `mqtt.tls` is on (paho reads them only then, so `EDGE_MQTT__TLS=false` still works
+  with a production file on a test machine).
+- `subscribe_scope` (default `line`): the contract's receive channels are subscribed with their
+  `enterprise` / `site` / `area` / `line` parameters bound to the agent's own values down to that level
+  (`acme/plant-1/body-shop/line-1/+/weld/telemetry`), so agents of other lines on the same broker never
+  reach us; `site` captures every line of the agent's site, `enterprise` everything.
+- `spool.max_bytes` is checked message by message before a group commit writes: a group is written in
+  the part that fits, the rest waits for room. It can still be passed by the first record written into
+  the last room (one message), by the header of the next segment, and, while a segment is being sealed,
+  by its sealed file (both exist until the segment is deleted).
 """
 
 from __future__ import annotations
@@ -27,7 +39,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = [
@@ -40,12 +61,33 @@ __all__ = [
     "PipelineSettings",
     "ShutdownSettings",
     "SpoolSettings",
+    "SubscribeScope",
     "load_settings",
 ]
 
 _LEVEL = r"^[a-z0-9][a-z0-9-]{0,31}$"
 _AGENT = r"^[a-z0-9][a-z0-9-]{0,47}$"
 MiB = 1 << 20
+SubscribeScope = Literal["enterprise", "site", "area", "line"]
+SCOPE_LEVELS: tuple[SubscribeScope, ...] = ("enterprise", "site", "area", "line")
+
+
+def _readable_file(path: Path) -> Path:
+    """`path` if it is a file we can open for reading; otherwise an error saying which and why."""
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        why = "does not exist"
+    except IsADirectoryError:
+        why = "is a directory, not a file"
+    except PermissionError:
+        why = "is not readable (permission denied)"
+    except OSError as exc:
+        why = f"cannot be read ({exc.strerror or exc})"
+    else:
+        return path
+    raise PydanticCustomError("unreadable_file", "{path} {why}", {"path": str(path), "why": why})
 
 
 class _Section(BaseModel):
@@ -73,6 +115,14 @@ class MqttSettings(_Section):
     qos: Literal[1] = 1
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _tls_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # `tls` is declared before these fields, so its validated value is known here.
+        if value is not None and info.data.get("tls"):
+            return _readable_file(value)
+        return value
 
     @model_validator(mode="after")
     def _backoff_order(self) -> MqttSettings:
@@ -179,6 +229,11 @@ class EdgeSettings(BaseSettings):
     contract_path: Path | None = Field(
         default=None, description="Default: the AsyncAPI document shipped with us."
     )
+    subscribe_scope: SubscribeScope = Field(
+        default="line",
+        description="Receive what the contract's channels carry for the agent's own enterprise, site, "
+        "area or line (its parameters bound down to that level; the rest stay `+`).",
+    )
     mqtt: MqttSettings = MqttSettings()
     pipeline: PipelineSettings = PipelineSettings()
     spool: SpoolSettings = SpoolSettings()
@@ -200,6 +255,11 @@ class EdgeSettings(BaseSettings):
         # The YAML file arrives as init kwargs; the environment must override it, so it comes first.
         return (env_settings, init_settings)
 
+    @field_validator("contract_path")
+    @classmethod
+    def _contract_file(cls, value: Path | None) -> Path | None:
+        return None if value is None else _readable_file(value)
+
     @model_validator(mode="after")
     def _consistent(self) -> EdgeSettings:
         if self.pipeline.ingress_capacity < self.mqtt.receive_maximum:
@@ -218,6 +278,12 @@ class EdgeSettings(BaseSettings):
     @property
     def line_prefix(self) -> str:
         return f"{self.enterprise}/{self.site}/{self.area}/{self.line}"
+
+    @property
+    def scope_bindings(self) -> dict[str, str]:
+        """The channel parameters bound to the agent's own values by `subscribe_scope`."""
+        depth = SCOPE_LEVELS.index(self.subscribe_scope) + 1
+        return {level: getattr(self, level) for level in SCOPE_LEVELS[:depth]}
 
     @property
     def heartbeat_topic(self) -> str:

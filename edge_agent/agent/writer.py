@@ -9,7 +9,11 @@ since dropped is checked the same way, because its redelivery may have overtaken
 QoS 0 messages are never redelivered, so they are never taken for a redelivery.
 
 Spool-full policy (documented in the README):
-- capture spool full: stop writing and acknowledging (the group stays in hand). The queues fill, the
+- the bound is checked message by message: a group is written (and acknowledged) in the part that
+  fits the room left, in order; the rest waits for room. The first message written into a room too
+  small for it still goes, so that no message can wedge the writer: the bound can be passed by one
+  record (see the `settings` docstring for the other, equally small, ways).
+- capture spool full: stop writing and acknowledging (the rest of the group stays in hand). The queues fill, the
   network thread stops taking messages, and with MQTT 5 the broker stops sending at `receive_maximum`
   unacknowledged messages: the broker buffers in our persistent session. Nothing is dropped; the pause
   is counted (`capture_spool_full` events) and the heartbeat turns DEGRADED.
@@ -38,6 +42,7 @@ from edge_agent.agent.backoff import jittered_backoff
 from edge_agent.agent.buffers import BatchQueue
 from edge_agent.agent.messages import SPOOL_KINDS, Message, SpoolKind
 from edge_agent.agent.processors import Downstream
+from edge_agent.agent.record_codec import record_size
 from edge_agent.agent.sealed_store import SealedStore
 from edge_agent.agent.sealer import Sealer
 from edge_agent.agent.segments import SegmentSpool
@@ -144,11 +149,44 @@ class CaptureWriter:
         return to_write, duplicates
 
     def _commit(self, group: list[Message]) -> None:
-        to_write, duplicates = self._split(group)
-        for kind in SPOOL_KINDS:
-            if to_write[kind] and not self._wait_for_room(kind):
-                self.stats.event("unacknowledged_on_shutdown", len(group))
-                return
+        """Write, make durable and acknowledge the group, in parts that fit the spool's room."""
+        while group:
+            to_write, duplicates = self._split(group)
+            for kind in SPOOL_KINDS:
+                if to_write[kind] and not self._wait_for_room(kind):
+                    self.stats.event("unacknowledged_on_shutdown", len(group))
+                    return
+            cut = self._fitting(group, to_write)
+            if cut < len(group):
+                self.stats.event("group_commits_split")
+                group, rest = group[:cut], group[cut:]
+                to_write, duplicates = self._split(group)
+            else:
+                rest = []
+            self._commit_part(group, to_write, duplicates)
+            group = rest
+
+    def _fitting(self, group: list[Message], to_write: dict[SpoolKind, list[Message]]) -> int:
+        """How many messages of the group, from its start, fit the room each spool has left. The first
+        message of a kind always fits (the spool is not full: `_wait_for_room`), so this is at least 1."""
+        room = {kind: self.usage.limits[kind] - self.usage.used(kind) for kind in SPOOL_KINDS}
+        if all(sum(map(record_size, to_write[kind])) <= room[kind] for kind in SPOOL_KINDS):
+            return len(group)
+        writing = {id(m): kind for kind in SPOOL_KINDS for m in to_write[kind]}
+        taken = dict.fromkeys(SPOOL_KINDS, 0)
+        for index, message in enumerate(group):
+            kind = writing.get(id(message))
+            if kind is None:  # a redelivery: acknowledged, not written
+                continue
+            size = record_size(message)
+            if taken[kind] and taken[kind] + size > room[kind]:
+                return index
+            taken[kind] += size
+        return len(group)
+
+    def _commit_part(
+        self, group: list[Message], to_write: dict[SpoolKind, list[Message]], duplicates: list[Message]
+    ) -> None:
         self._write_durably(to_write)
         self.ack(group)
         self.groups += 1

@@ -353,15 +353,18 @@ class _Compiler:
 
 _NUMBER_TYPES = frozenset({int, float})
 _INT_ONLY = frozenset({int})
-_last_stats: tuple[Any, tuple[frozenset[type], Any, Any]] = (None, (frozenset(), None, None))
+_NO_STATS: tuple[Any, tuple[frozenset[type], Any, Any]] = (None, (frozenset(), None, None))
+_last_stats = _NO_STATS
 
 
 def _list_stats(v: list[Any]) -> tuple[frozenset[type], Any, Any]:
-    """Element types, min and max of a list, remembered for the last list seen.
+    """Element types, min and max of a list, remembered for the last list seen in the current validation.
 
     A known signal is checked by two schemas (its own range and the generic signal pattern); this
     computes the whole-list figures once for both. The memo is one immutable tuple, replaced
-    atomically, compared by identity: safe when several threads validate at once.
+    atomically, compared by identity: safe when several threads validate at once. Every validation
+    starts with it empty (`compile_schema`), so a list the caller mutated in place since the last
+    validation is measured again; within one validation nothing mutates the lists.
 
     Fast path: one `sorted` (a C loop that CPython specialises when every element has the same type)
     yields min and max and, for free, proves that every element is a number or a bool: str, None, list
@@ -398,12 +401,21 @@ def _list_stats(v: list[Any]) -> tuple[frozenset[type], Any, Any]:
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Check:
-    """One callable checking a value against `schema`."""
+    """One callable checking a value against `schema`; each call starts with an empty `_list_stats` memo."""
     checks = _Compiler().checks(schema)
     if len(checks) == 1:
-        return checks[0]
+        only = checks[0]
+
+        def check_one(v: Any) -> Failure | None:
+            global _last_stats
+            _last_stats = _NO_STATS
+            return only(v)
+
+        return check_one
 
     def check(v: Any) -> Failure | None:
+        global _last_stats
+        _last_stats = _NO_STATS
         for sub in checks:
             failure = sub(v)
             if failure is not None:

@@ -6,7 +6,8 @@ field, the path is the field itself, not its parent object.
 
 Contract extensions checked after the schema:
 - `x-uns-same-length: <field>` on an object whose values are arrays: every array must hold exactly as
-  many items as the sibling integer `<field>` says (JSON Schema cannot express it).
+  many items as the sibling integer `<field>` says (JSON Schema cannot express it). As in JSON Schema,
+  4.0 is the integer 4 and `true` is no integer.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def _extension_sites(schema: Any, path: tuple[str, ...] = ()) -> list[tuple[tupl
     return sites
 
 
+def _json_integer(value: Any) -> int | None:
+    """A JSON Schema integer as an int (`4` and `4.0` give 4; `True` is a boolean, not 1), else None."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return None
+
+
 class PayloadValidator:
     """Validates decoded payloads of one message of one channel."""
 
@@ -83,8 +93,8 @@ class PayloadValidator:
             parent = parent.get(token) if isinstance(parent, dict) else None
         if not isinstance(parent, dict):
             return None
-        arrays, expected = parent.get(path[-1]), parent.get(field)
-        if not isinstance(arrays, dict) or not isinstance(expected, int):
+        arrays, expected = parent.get(path[-1]), _json_integer(parent.get(field))
+        if not isinstance(arrays, dict) or expected is None:
             return None
         for name, values in arrays.items():
             if isinstance(values, list) and len(values) != expected:

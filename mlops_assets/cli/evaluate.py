@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     info = result.detector.info
     summary = {
         "time_column": result.columns.time,
+        "time_column_reason": result.columns.time_reason,
         "signals": result.columns.signals,
         "ignored_columns": result.columns.ignored,
         "notes": result.notes,
@@ -99,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
         return 0
-    print(f"time column: {result.columns.time or '(none)'}")
+    why = f" ({result.columns.time_reason})" if result.columns.time else ""
+    print(f"time column: {result.columns.time or '(none)'}{why}")
     print(f"signals ({len(result.columns.signals)}): {', '.join(result.columns.signals)}")
     for name, why in result.columns.ignored.items():
         print(f"ignored column {name!r}: {why}")

@@ -59,8 +59,7 @@ VALIDATED_TELEMETRY = TableRef("silver", "validated_telemetry")
 QUARANTINED_MESSAGES = TableRef("silver", "quarantined_messages")
 PAYLOAD_COMPLIANCE = TableRef("gold", "payload_compliance")
 
-# The fixed (non-signal) columns of `validated_telemetry` (/work/notes/silver_contract.md); every other
-# column is a signal (Float64).
+# The fixed (non-signal) columns of `validated_telemetry`; every other column is a signal (Float64).
 SILVER_FIXED_SCHEMA: dict[str, pl.DataType] = {
     "enterprise": pl.String(),
     "site": pl.String(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,11 @@ def segments_of(frame: pl.DataFrame, signals: list[str], time_column: str | None
         raise ValueError(f"the file lacks the signal columns {missing} found in the training file")
     non_numeric = [s for s in signals if not frame[s].dtype.is_numeric()]
     if non_numeric:
-        raise ValueError(f"the columns {non_numeric} are numeric in the training file but not in this one")
+        examples = {s: frame[s].drop_nulls().head(1).to_list() for s in non_numeric}
+        raise ValueError(
+            f"the columns {non_numeric} are numeric in the training file but hold text in this one "
+            f"(e.g. {examples})"
+        )
     values = frame.select([pl.col(s).cast(pl.Float64) for s in signals]).to_numpy()
     times = time_values(frame[time_column]) if time_column and time_column in frame.columns else None
     return [
@@ -84,9 +88,11 @@ def evaluate_files(
         time_column,
         train_label or test_label or label_column,
         also_labels=[name for name in (test_label, label_column) if name is not None],
+        test=test,
     )
     if time_column is not None and time_column not in test.columns:
         raise ValueError(f"--time-column {time_column!r} is not a column of the test file")
+    columns = _without_signals_empty_in(test, columns, notes)
     train_segments = segments_of(train, columns.signals, columns.time)
     if train_label is not None:
         # Rows labelled anomalous in the "normal" file must not teach the model what normal is. A column
@@ -121,6 +127,26 @@ def evaluate_files(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         pl.DataFrame({"score": scores, "is_anomaly": is_anomaly}).write_csv(out_path)
     return EvaluationRun(columns, detector, scores, is_anomaly, labels, metrics, notes)
+
+
+def _without_signals_empty_in(test: pl.DataFrame, columns: TableColumns, notes: list[str]) -> TableColumns:
+    """A signal with no value at all in the test file cannot be scored (carrying values forward needs one
+    to carry): the model is trained on the other signals, and the note says so. None left: an error."""
+    empty = [s for s in columns.signals if s in test.columns and test[s].null_count() == test.height]
+    if not empty:
+        return columns
+    kept = [s for s in columns.signals if s not in empty]
+    if not kept:
+        raise ValueError(
+            f"the test file has no value at all in any signal column ({empty}): nothing to score; "
+            "export the test file with these columns filled"
+        )
+    notes.append(
+        f"test file: the signal columns {empty} have no value at all; the model is trained and scores on "
+        f"the other signals only ({kept}). Export them with values to have them judged"
+    )
+    why = "no value at all in the test file: left out of the model"
+    return replace(columns, signals=kept, ignored={**columns.ignored, **dict.fromkeys(empty, why)})
 
 
 def _drop_rows(segments: list[Segment], bad: np.ndarray) -> list[Segment]:

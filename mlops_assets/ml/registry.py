@@ -48,10 +48,12 @@ def model_name_for(line: str) -> str:
     return f"weld-ae-{line}"
 
 
+_SQLITE = "sqlite:///"
+
+
 def local_tracking_uri(folder: Path) -> str:
-    """A SQLite tracking and registry store in `folder` (`mlflow.db`)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(folder / 'mlflow.db').resolve()}"
+    """A SQLite tracking and registry store in `folder` (`mlflow.db`; the folder is made on first use)."""
+    return f"{_SQLITE}{(folder / 'mlflow.db').resolve()}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class ModelRegistry:
     ) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
+        for uri in (tracking_uri, registry_uri):
+            if uri and uri.startswith(_SQLITE):  # SQLite makes the file, not its folder
+                Path(uri.removeprefix(_SQLITE)).parent.mkdir(parents=True, exist_ok=True)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
     # -- runs --------------------------------------------------------------------------------------

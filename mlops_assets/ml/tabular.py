@@ -8,6 +8,10 @@ Everything is decided from the data and printed, nothing is tuned by hand per da
 - the time column: given, or the first column named like a time (`time`, `timestamp`, `datetime`,
   `date`, `ts`, ...) or whose text parses as dates;
 - index columns (an unnamed column, or integers counting up by one) are not signals;
+- clocks and counters (given the test file too): a numeric column strictly increasing, or strictly
+  decreasing, through at least 20 values of the training file and through the test file is no signal
+  (the test file's values would lie beyond the training range, and every row would look anomalous); with
+  no time column otherwise, the first increasing one orders the rows as the time column;
 - label columns: given, or a column named like a label (`label`, `anomaly`, `is_anomaly`, `target`, ...);
   labels may be 0/1, booleans or strings (normal-sounding words are 0, the rest 1);
 - signals: every other numeric column of the training file.
@@ -33,6 +37,10 @@ __all__ = [
     "read_table",
     "time_values",
 ]
+
+MIN_CLOCK_ROWS = 20
+"""Values a numeric column must count up (or down) through in the training file to be taken as a clock:
+a noisy signal does so by chance with probability 1/20!, a real process ramp seldom over a whole file."""
 
 _TIME_NAMES = frozenset(
     {
@@ -191,7 +199,8 @@ def _data_bytes(path: Path) -> bytes:
 
 
 def _to_number(column: pl.Series) -> pl.Series | None:
-    """The column as Float64 when at least 90 % of its non-empty values read as numbers, else None."""
+    """The column as Float64 when at least 90 % of its non-empty values read as numbers (all of them
+    when it has none: an empty column is an empty numeric one), else None."""
     if column.dtype.is_numeric():
         return column.cast(pl.Float64)
     if column.dtype == pl.Boolean:
@@ -200,8 +209,8 @@ def _to_number(column: pl.Series) -> pl.Series | None:
         return None
     text = column.str.strip_chars()
     present = text.is_not_null() & (text != "")
-    if present.sum() == 0:
-        return None
+    if present.sum() == 0:  # no value at all: an empty numeric column (not a text one)
+        return pl.Series(column.name, [None] * column.len(), dtype=pl.Float64)
     for candidate in (text, text.str.replace_all(",", ".", literal=True)):
         number = candidate.cast(pl.Float64, strict=False)
         if number.is_not_null().sum() >= 0.9 * float(present.sum()):
@@ -258,25 +267,64 @@ def _is_index(name: str, column: pl.Series) -> bool:
     return bool(np.all(values == np.round(values)) and np.all(steps == 1))
 
 
+def _direction(column: pl.Series) -> tuple[int, int]:
+    """(+1 strictly increasing, -1 strictly decreasing, 0 neither; number of values), missing values skipped."""
+    values = column.cast(pl.Float64).drop_nulls().to_numpy()
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        return 0, int(values.size)
+    steps = np.diff(values)
+    return (1 if np.all(steps > 0) else -1 if np.all(steps < 0) else 0), int(values.size)
+
+
+def _clock_direction(train: pl.Series, test: pl.Series | None) -> int:
+    """+1 / -1 when the column counts up / down through at least MIN_CLOCK_ROWS values of the training
+    file and through the test file (a test column with fewer than two values, or none, cannot say no)."""
+    if not train.dtype.is_numeric():
+        return 0
+    direction, n = _direction(train)
+    if direction == 0 or n < MIN_CLOCK_ROWS:
+        return 0
+    if test is not None and test.dtype.is_numeric():
+        other, n_test = _direction(test)
+        if n_test >= 2 and other != direction:
+            return 0
+    elif test is not None:  # text in the test file: not a clock there
+        return 0
+    return direction
+
+
 @dataclass(frozen=True)
 class TableColumns:
     time: str | None
     label: str | None
     signals: list[str]
     ignored: dict[str, str] = field(default_factory=dict)
+    time_reason: str = ""
+    """Why the time column is the time column (printed)."""
 
 
 def detect_columns(
-    train: pl.DataFrame, time: str | None, label: str | None, also_labels: Collection[str] = ()
+    train: pl.DataFrame,
+    time: str | None,
+    label: str | None,
+    also_labels: Collection[str] = (),
+    test: pl.DataFrame | None = None,
 ) -> TableColumns:
     """Decide the time, label and signal columns from the training file (see the module docstring).
-    `also_labels`: other names that hold labels (the test file's label column), never signals."""
+    `also_labels`: other names that hold labels (the test file's label column), never signals. `test`:
+    the file to be scored; given, numeric clocks and counters running through both files are no signals."""
     if time is not None and time not in train.columns:
         raise ValueError(f"--time-column {time!r} is not a column of the training file: {train.columns}")
+    reason = "given (--time-column)" if time is not None else ""
     if time is None:
-        time = next(
-            (c for c in train.columns if _normalise(c) in _TIME_NAMES or _parses_as_time(train[c])), None
-        )
+        for c in train.columns:
+            if _normalise(c) in _TIME_NAMES:
+                time, reason = c, "named like a time"
+                break
+            if _parses_as_time(train[c]):
+                time, reason = c, "its text parses as dates"
+                break
     ignored: dict[str, str] = {}
     signals: list[str] = []
     for name in train.columns:
@@ -291,11 +339,25 @@ def detect_columns(
             ignored[name] = "row index"
         elif column.null_count() == column.len():
             ignored[name] = "empty"
+        elif test is not None and (direction := _clock_direction(column, _column(test, name))):
+            way = "increasing" if direction > 0 else "decreasing"
+            where = "the training and the test file" if name in test.columns else "the training file"
+            clock = f"numeric and strictly {way} through {where}: a clock or counter"
+            if time is None and direction > 0:
+                time, reason = name, f"{clock} that orders the rows, not a signal"
+            else:
+                ignored[name] = (
+                    f"{clock}, not a signal (the test file's values would lie beyond the training range)"
+                )
         else:
             signals.append(name)
     if not signals:
         raise ValueError(f"no numeric signal column in the training file (columns: {train.columns})")
-    return TableColumns(time=time, label=label, signals=signals, ignored=ignored)
+    return TableColumns(time=time, label=label, signals=signals, ignored=ignored, time_reason=reason)
+
+
+def _column(frame: pl.DataFrame, name: str) -> pl.Series | None:
+    return frame[name] if name in frame.columns else None
 
 
 def find_label_column(frame: pl.DataFrame, given: str | None) -> str | None:

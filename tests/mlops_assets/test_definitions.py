@@ -70,6 +70,24 @@ def test_every_lake_asset_is_catalogued(tmp_path: Path, monkeypatch: pytest.Monk
     assert {"ingestion_job", "lake_maintenance_job", "freshness_check_job"} <= jobs
 
 
+def test_every_asset_has_a_description_and_an_owner_and_every_table_its_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path))
+    graph = build_definitions().resolve_asset_graph()
+    keys = list(graph.get_all_asset_keys())
+    assert dg.AssetKey("edge_model_package") in keys and dg.AssetKey("weld_labels") in keys
+    for key in keys:
+        node = graph.get(key)
+        assert node.description and len(node.description) > 60, key
+        assert node.owners and all(o.startswith("team:") for o in node.owners), key
+        if {"delta", "deltalake"} & set(node.kinds):  # a Delta table: its columns and its name
+            schema = node.metadata.get("dagster/column_schema")
+            assert isinstance(schema, dg.TableSchema) and len(schema.columns) >= 5, key
+            assert all(column.description for column in schema.columns), key
+            assert node.metadata.get("dagster/table_name"), key
+
+
 @pytest.mark.parametrize("environment", ["local", "prod"])
 def test_dagster_definitions_validate_passes(environment: str, tmp_path: Path) -> None:
     env = {

@@ -4,7 +4,6 @@ a database of this test's own)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -13,23 +12,20 @@ import psycopg2
 import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
-from dagster._core.storage.dagster_run import DagsterRun
-from dagster._utils.tags import TagConcurrencyLimitsCounter
 
-from mlops_assets.definitions import build_definitions
+from mlops_assets.environment import LOCAL_INSTANCE_YAML
 from mlops_assets.landing.synthetic import Message
-from mlops_assets.partitions import day_line_key
-from tests.conftest import POSTGRES
 from tests.mlops_assets.conftest import LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import run_ingestion
+from tests.postgres import PostgresServer
 
 DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "dagster" / "dagster.yaml"
 HELM_VALUES = DEPLOYED.with_name("values.yaml")
 
 
-def _prod_env(monkeypatch: pytest.MonkeyPatch, database: str) -> None:
+def _prod_env(monkeypatch: pytest.MonkeyPatch, database: str, user: str = "postgres") -> None:
     for key, value in {
-        "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_USER": user, "DAGSTER_PG_PASSWORD": "",
         "DAGSTER_PG_DB": database, "DAGSTER_K8S_NAMESPACE": "mlops", "MLOPS_LOGS_BUCKET": "logs", "AWS_REGION": "eu-central-1",
     }.items():  # fmt: skip
         monkeypatch.setenv(key, value)
@@ -46,14 +42,17 @@ def test_the_deployed_instance_config_is_valid(tmp_path: Path, monkeypatch: pyte
 def test_runs_and_events_live_in_postgresql(
     lake: LocalLake,
     line_messages: list[Message],
+    postgres: PostgresServer,
     postgres_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _prod_env(monkeypatch, postgres_database)
+    _prod_env(monkeypatch, postgres_database, postgres.user)
     deployed = yaml.safe_load(DEPLOYED.read_text())
-    # Kubernetes and S3 are not here: keep the deployed storage, drop the launcher and log manager.
+    # Kubernetes and S3 are not here: keep the deployed storage, drop the launcher and log manager;
+    # the test's server listens on a port of its own.
     local = {key: deployed[key] for key in ("storage", "run_retries", "telemetry")}
+    local["storage"]["postgres"]["postgres_db"]["port"] = postgres.port
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(local))
@@ -66,7 +65,10 @@ def test_runs_and_events_live_in_postgresql(
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.tags["dagster/partition"] == f"{day.isoformat()}|line-1"
 
-    with psycopg2.connect(dbname=postgres_database, **POSTGRES) as connection, connection.cursor() as cursor:
+    with (
+        psycopg2.connect(dbname=postgres_database, **postgres.connection) as connection,
+        connection.cursor() as cursor,
+    ):
         cursor.execute("SELECT status FROM runs WHERE run_id = %s", (result.run_id,))
         assert cursor.fetchone() == ("SUCCESS",)
         cursor.execute(
@@ -78,31 +80,9 @@ def test_runs_and_events_live_in_postgresql(
         assert cursor.fetchall() == [("line-1",)]
 
 
-def test_the_run_queue_runs_one_run_per_partition_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Dagster's own queue logic, with the deployed limits, on the tags runs of the platform's
-    partitioned jobs carry: per (day, line) for ingestion_job, per line for model_training_job."""
+def test_helm_the_plain_install_and_the_local_instance_queue_runs_alike() -> None:
+    """One set of run queue limits (what they do: tests/mlops_assets/defs/maintenance/test_run_queue.py)."""
     limits = yaml.safe_load(DEPLOYED.read_text())["run_coordinator"]["config"]["tag_concurrency_limits"]
     helm = yaml.safe_load(HELM_VALUES.read_text())["dagsterDaemon"]["runCoordinator"]["config"]
-    assert helm["queuedRunCoordinator"]["tagConcurrencyLimits"] == limits  # Helm and plain install agree
-    monkeypatch.setenv("MLOPS_HOME", str(tmp_path))
-    defs = build_definitions()
-
-    def run(job_name: str, partition_key: str) -> DagsterRun:
-        job = defs.resolve_job_def(job_name)
-        assert job.partitions_def is not None
-        return DagsterRun(
-            job_name=job_name,
-            tags={**job.tags, **job.partitions_def.get_tags_for_partition_key(partition_key)},
-        )
-
-    day = dt.date(2025, 11, 21)
-    running = [run("ingestion_job", day_line_key(day, "line-1")), run("model_training_job", "line-1")]
-    queue = TagConcurrencyLimitsCounter(limits, running)
-
-    assert queue.is_blocked(run("ingestion_job", day_line_key(day, "line-1")))
-    assert not queue.is_blocked(run("ingestion_job", day_line_key(day, "line-2")))
-    assert not queue.is_blocked(run("ingestion_job", day_line_key(day + dt.timedelta(days=1), "line-1")))
-    assert queue.is_blocked(run("model_training_job", "line-1"))
-    assert not queue.is_blocked(run("model_training_job", "line-2"))
+    assert helm["queuedRunCoordinator"]["tagConcurrencyLimits"] == limits
+    assert yaml.safe_load(LOCAL_INSTANCE_YAML.read_text())["run_queue"]["tag_concurrency_limits"] == limits

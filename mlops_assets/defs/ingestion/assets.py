@@ -126,7 +126,7 @@ def raw_uns_captures(
                 "Silver: one row per sample of every valid telemetry batch, typed columns, one Float64 "
                 "column per signal. Validated column-wise against the AsyncAPI payload schema; "
                 "deduplicated on (enterprise, site, area, line, cell, seq). Delta, partitioned by the "
-                "UTC day of `ts` and line. Contract: /work/notes/silver_contract.md."
+                "UTC day of `ts` and line."
             ),
             metadata={
                 "dagster/column_schema": SILVER_COLUMNS,

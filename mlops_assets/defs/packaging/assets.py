@@ -7,6 +7,7 @@ import dagster as dg
 
 from mlops_assets.defs.packaging.config import EdgePackageConfig
 from mlops_assets.defs.training.assets import model_evaluation
+from mlops_assets.defs.training.catalog import OWNERS
 from mlops_assets.ml.feature_table import FeaturesMismatch
 from mlops_assets.ml.packaging import Lineage
 from mlops_assets.ml.release import release_edge_package
@@ -19,7 +20,11 @@ __all__ = ["edge_model_package"]
 
 
 @dg.asset(
-    group_name="packaging", partitions_def=line_partitions, deps=[model_evaluation], kinds={"onnx", "mlflow"}
+    group_name="packaging",
+    partitions_def=line_partitions,
+    deps=[model_evaluation],
+    kinds={"onnx", "mlflow"},
+    owners=OWNERS,
 )
 def edge_model_package(
     context: dg.AssetExecutionContext,

@@ -10,6 +10,7 @@ import warnings
 
 import dagster as dg
 
+from mlops_assets.defs.training.catalog import OWNERS, WELD_FEATURES_COLUMNS, WELD_LABELS_COLUMNS
 from mlops_assets.defs.training.config import AutoencoderTrainingConfig, ThresholdConfig, WeldFeaturesConfig
 from mlops_assets.ml import plots, steps, tracking
 from mlops_assets.ml.feature_table import (
@@ -37,6 +38,8 @@ weld_labels = dg.AssetSpec(
     description=f"Known weld quality per line ({WELD_LABELS}): inspection results or simulator ground truth. "
     "Written by `mlops_assets.ml.labels.write_labels`; training leaves known-bad welds out.",
     kinds={"delta"},
+    owners=OWNERS,
+    metadata={"dagster/column_schema": WELD_LABELS_COLUMNS, "dagster/table_name": WELD_LABELS.name},
 )
 
 with warnings.catch_warnings():
@@ -53,6 +56,8 @@ with warnings.catch_warnings():
     partitions_def=line_partitions,
     deps=[_TELEMETRY, weld_labels],
     kinds={"delta", "numpy"},
+    owners=OWNERS,
+    metadata={"dagster/column_schema": WELD_FEATURES_COLUMNS, "dagster/table_name": WELD_FEATURES.name},
 )
 def weld_features(
     context: dg.AssetExecutionContext, config: WeldFeaturesConfig, lakehouse: LakehouseResource
@@ -113,7 +118,11 @@ def weld_features(
 
 
 @dg.asset(
-    group_name="training", partitions_def=line_partitions, deps=[weld_features], kinds={"pytorch", "mlflow"}
+    group_name="training",
+    partitions_def=line_partitions,
+    deps=[weld_features],
+    kinds={"pytorch", "mlflow"},
+    owners=OWNERS,
 )
 def anomaly_autoencoder(
     context: dg.AssetExecutionContext,
@@ -177,7 +186,13 @@ def anomaly_autoencoder(
     )
 
 
-@dg.asset(group_name="training", partitions_def=line_partitions, deps=[anomaly_autoencoder], kinds={"mlflow"})
+@dg.asset(
+    group_name="training",
+    partitions_def=line_partitions,
+    deps=[anomaly_autoencoder],
+    kinds={"mlflow"},
+    owners=OWNERS,
+)
 def anomaly_threshold(
     context: dg.AssetExecutionContext,
     config: ThresholdConfig,
@@ -248,7 +263,13 @@ def anomaly_threshold(
     )
 
 
-@dg.asset(group_name="training", partitions_def=line_partitions, deps=[anomaly_threshold], kinds={"mlflow"})
+@dg.asset(
+    group_name="training",
+    partitions_def=line_partitions,
+    deps=[anomaly_threshold],
+    kinds={"mlflow"},
+    owners=OWNERS,
+)
 def model_evaluation(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, model_registry: ModelRegistryResource
 ) -> dg.MaterializeResult:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import urllib.request
 import uuid
 from functools import partial
 from pathlib import Path
@@ -11,7 +13,8 @@ import orjson
 import paho.mqtt.client as mqtt
 
 from edge_agent.agent import EdgeAgent, Message, ProcessorKind
-from edge_agent.local_broker import LocalBroker
+from edge_agent.contract import ContractValidator
+from edge_agent.local_broker import LocalBroker, free_port
 from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
 from tests.edge_agent.agent.support import (
@@ -80,8 +83,9 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
         assert agent.status() == "DEGRADED" and agent.stats.events["capture_spool_full"] >= 1
         captured = agent.stats.totals()["captured"]
         assert captured < 1500
-        # the bound holds to within one group commit (checked before each group is written); a record
-        # of a 100-sample telemetry batch is well under 8 KiB
+        # the bound is checked for each message before it is written; what can pass it is one record, the
+        # next segment's header and a segment being sealed (its sealed file exists until it is deleted),
+        # far less than a group of 32 records of a 100-sample batch (each well under 8 KiB)
         assert agent.usage.used("capture") <= limit + group * 8 * KiB
         landing.unlink()
         wait_until(lambda: agent.stats.totals()["uploaded"] == 1500, 120, "everything, once there is room")
@@ -90,17 +94,31 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)
 
 
+def scrape(port: int) -> dict[str, float]:
+    """`edge_queue_full_waits_total` by queue, from the agent's Prometheus endpoint."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    found = re.findall(r'^edge_queue_full_waits_total\{queue="(\w+)"\} (\S+)$', text, re.MULTILINE)
+    return {queue: float(value) for queue, value in found}
+
+
+def ingress_full_waits(heartbeats: Recorder) -> int:
+    """The most ingress waits a heartbeat published while we listened reported."""
+    live = [orjson.loads(m.payload) for m in list(heartbeats.messages) if not m.retain]
+    return max((h.get("queue_full_waits", {}).get("ingress", 0) for h in live), default=0)
+
+
 def live_statuses(heartbeats: Recorder) -> list[str]:
     """Statuses published while we listened (not a retained copy delivered on subscribing)."""
     return [orjson.loads(m.payload)["status"] for m in heartbeats.messages if not m.retain]
 
 
 def test_a_long_stall_pauses_the_connection_cleanly_instead_of_letting_the_will_fire(
-    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+    broker: LocalBroker, endpoint: MqttEndpoint, contract_validator: ContractValidator, tmp_path: Path
 ) -> None:
     """Spool full for longer than keepalive / 4: the network thread must not wait (no PINGREQ or PUBACK
     would leave and the broker would publish the Will while the agent is alive). The agent announces
-    DEGRADED, disconnects cleanly, and reconnects once there is room; the broker redelivers the rest."""
+    DEGRADED, disconnects cleanly, and reconnects once there is room; the broker redelivers the rest.
+    The waits for room in the full ingress queue are in the heartbeat and the Prometheus metrics."""
     landing = tmp_path / "landing"
     landing.write_text("unreachable")
     settings = make_settings(
@@ -108,6 +126,7 @@ def test_a_long_stall_pauses_the_connection_cleanly_instead_of_letting_the_will_
         broker.port,
         mqtt={"keepalive_s": 5},  # a stall is 1.25 s
         landing={"url": str(landing)},
+        metrics={"port": free_port()},
         spool={"max_bytes": 200 * KiB, "segment_max_bytes": 50 * KiB},
         # The broker may have 1,000 messages in flight with us (receive maximum), while ~300 of these
         # 3.5 kB batches fill each queue by bytes: the ingress fills for certain and on_message waits.
@@ -120,6 +139,13 @@ def test_a_long_stall_pauses_the_connection_cleanly_instead_of_letting_the_will_
         assert agent.stats.events["capture_pauses"] >= 1 and agent.stats.events["ingress_stalls"] >= 1
         wait_until(lambda: not agent.session.connected.is_set(), 10, "the clean disconnect")
         wait_until(lambda: "DEGRADED" in live_statuses(heartbeats), 10, "the DEGRADED announcement")
+        # the back-pressure that led to the pause is exported: in the heartbeat (the DEGRADED announcement
+        # after the stall has it) and in Prometheus
+        wait_until(lambda: ingress_full_waits(heartbeats) > 0, 10, "a heartbeat with the ingress waits")
+        announced = ingress_full_waits(heartbeats)
+        scraped = scrape(settings.metrics.port)
+        assert scraped["ingress"] >= announced > 0 and "capture" in scraped
+        assert all(contract_validator.check(m.topic, m.payload).ok for m in heartbeats.messages)
         landing.unlink()
         wait_until(lambda: agent.stats.totals()["uploaded"] == 1500, 120, "everything, once there is room")
         assert not agent.session.paused.is_set() and agent.session.connected.is_set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import urllib.request
+import uuid
 from pathlib import Path
 
 import orjson
@@ -16,7 +17,7 @@ from edge_agent.agent.spool_dir import SpoolDirectory, SpoolInUse
 from edge_agent.contract import ContractValidator
 from edge_agent.landing_format import landing_key
 from edge_agent.local_broker import LocalBroker, free_port
-from edge_agent.mqtt_endpoint import MqttEndpoint, MqttProtocol
+from edge_agent.mqtt_endpoint import MqttEndpoint, MqttProtocol, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
 from tests.edge_agent.agent.support import (
     START_MS,
@@ -132,6 +133,36 @@ def test_heartbeat_is_retained_valid_and_the_final_one_says_offline(
     assert retained.retain and state["status"] == "OFFLINE"
     assert sum(c["captured"] for c in state["counters"].values()) == 200
     assert state["agent"] == "edge-test" and state["model_version"] == ""
+
+
+def test_the_heartbeat_is_published_whatever_the_limit_on_received_payloads(
+    broker: LocalBroker, endpoint: MqttEndpoint, contract_validator: ContractValidator, tmp_path: Path
+) -> None:
+    """`pipeline.max_payload_bytes` bounds what the agent receives, not what it sends: the heartbeat,
+    which grows with the counted topics, is checked against the contract with its own default limit."""
+    settings = make_settings(tmp_path, broker.port, pipeline={"max_payload_bytes": 1024})
+    topics = [f"acme/plant-1/body-shop/line-1/cell-{i:02d}/weld/telemetry" for i in range(1, 13)]
+    with Recorder(endpoint, [settings.heartbeat_topic]) as live:
+        with running(EdgeAgent(settings)) as agent:
+            publish_confirmed(
+                endpoint, [(t, b"{}") for t in topics], client_id=f"cells-{uuid.uuid4().hex[:6]}"
+            )
+            wait_until(
+                lambda: agent.stats.totals()["quarantined"] == len(topics), 30, "every message counted"
+            )
+            wait_until(
+                lambda: any(len(orjson.loads(m.payload)["counters"]) == len(topics) for m in live.messages),
+                10,
+                "a heartbeat with every topic's counters",
+            )
+        # the OFFLINE heartbeat of the stop, as large, is sent as well
+        wait_until(lambda: orjson.loads(live.messages[-1].payload)["status"] == "OFFLINE", 10, "OFFLINE")
+    full = next(m for m in live.messages if len(orjson.loads(m.payload)["counters"]) == len(topics))
+    assert len(full.payload) > settings.pipeline.max_payload_bytes
+    for message in (full, live.messages[-1]):
+        verdict = contract_validator.check(message.topic, message.payload)
+        assert verdict.ok, verdict.error
+    assert "heartbeat_invalid" not in agent.stats.events
 
 
 def _spool_snapshot(root: Path) -> dict[str, tuple[int, int]]:

@@ -45,6 +45,20 @@ def start_agent(config: Path, log: Path, env: dict[str, str] | None = None) -> s
         )
 
 
+def _edge_agent(
+    command: str, config: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`edge-agent <command> --config CONFIG` to completion, with extra environment variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge_agent", command, "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -198,28 +212,54 @@ def test_a_bad_setting_stops_the_start_naming_the_field(
 ) -> None:
     config = tmp_path / "edge.yaml"
     config.write_text(yaml_text, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env},
-    )
+    result = _edge_agent("run", config, env)
     assert result.returncode == 2
     assert field in result.stderr, result.stderr
     assert "invalid configuration" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "env", "expected"),
+    [
+        (
+            "",
+            {"EDGE_MQTT__TLS": "true", "EDGE_MQTT__CA_FILE": "/nonexistent/ca.pem"},
+            "mqtt.ca_file: /nonexistent/ca.pem does not exist",
+        ),
+        ("mqtt:\n  tls: true\n  cert_file: {tmp}\n", {}, "mqtt.cert_file: {tmp} is a directory, not a file"),
+        ("contract_path: /nonexistent/uns.yaml\n", {}, "contract_path: /nonexistent/uns.yaml does not exist"),
+    ],
+)
+def test_a_file_setting_that_cannot_be_read_stops_the_start_naming_the_field_the_path_and_why(
+    tmp_path: Path, yaml_text: str, env: dict[str, str], expected: str
+) -> None:
+    config = tmp_path / "edge.yaml"
+    config.write_text(yaml_text.format(tmp=tmp_path), encoding="utf-8")
+    result = _edge_agent("run", config, env)
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr and expected.format(tmp=tmp_path) in result.stderr, (
+        result.stderr
+    )
+
+
+def test_a_tls_file_that_holds_no_certificate_stops_the_start_naming_it(tmp_path: Path) -> None:
+    """Readable, so the settings take it; the TLS setup refuses it, and says which file."""
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate\n", encoding="utf-8")
+    config = write_config(
+        tmp_path / "edge.yaml",
+        settings_dict(tmp_path, 1883, mqtt={"tls": True, "ca_file": str(garbage)}),
+    )
+    result = _edge_agent("run", config)
+    assert result.returncode == 2
+    assert f"cannot start: TLS setup failed (ca_file {garbage})" in result.stderr, result.stderr
+    assert not (tmp_path / "spool").exists()  # refused before touching anything
+
+
 def test_check_config_shows_env_overrides_and_never_the_password(tmp_path: Path) -> None:
     config = write_config(tmp_path / "edge.yaml", {"mqtt": {"host": "uns.plant", "port": 8883, "tls": True}})
-    result = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "check-config", "--config", str(config)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "EDGE_MQTT__PORT": "8884", "EDGE_MQTT__PASSWORD": "hunter2-secret"},
+    result = _edge_agent(
+        "check-config", config, {"EDGE_MQTT__PORT": "8884", "EDGE_MQTT__PASSWORD": "hunter2-secret"}
     )
     assert result.returncode == 0, result.stderr
     shown = orjson.loads(result.stdout)

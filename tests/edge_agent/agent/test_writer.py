@@ -1,4 +1,5 @@
-"""The group commit's redelivery rule, message by message, including across a restart of the spool."""
+"""The group commit's redelivery rule, message by message, including across a restart of the spool; and
+the capture spool's bound, checked message by message before a group is written."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from edge_agent.agent.buffers import BatchQueue
 from edge_agent.agent.messages import Message
 from edge_agent.agent.processors import Downstream
-from edge_agent.agent.record_codec import scan
+from edge_agent.agent.record_codec import encode_record, record_size, scan
 from edge_agent.agent.sealed_store import SealedStore
 from edge_agent.agent.sealer import Sealer
 from edge_agent.agent.segments import SegmentSpool
@@ -23,8 +24,8 @@ from tests.helpers import wait_until
 class Rig:
     """A writer on real spool files; the broker side is a list of acknowledged (mid, generation)."""
 
-    def __init__(self, root: Path) -> None:
-        self.usage = SpoolUsage({"capture": 1 << 40, "quarantine": 1 << 40})
+    def __init__(self, root: Path, capture_limit: int = 1 << 40) -> None:
+        self.usage = SpoolUsage({"capture": capture_limit, "quarantine": 1 << 40})
         self.stats = Stats()
         self.generation = 1
         self.acked: list[tuple[int, int]] = []
@@ -132,3 +133,33 @@ def test_redeliveries_are_acknowledged_but_written_once_even_after_a_restart(
     assert restarted.acked == [(1, 3), (2, 3)]
     assert restarted.stats.dropped["duplicate_redelivery"] == 1  # batch[2] was on disk, batch[6] was not
     restarted.stop()
+
+
+def test_a_group_is_written_in_the_part_that_fits_the_capture_spool_and_the_rest_waits(
+    tmp_path: Path, contract_validator: ContractValidator
+) -> None:
+    """The bound is checked before writing, for the group's bytes: a group ten times the room left is
+    not written whole (the limit overshot by a group commit); the part that fits is written and
+    acknowledged, in order, and the rest once there is room."""
+    limit = 64 * 1024
+    batch = messages(contract_validator, 120)  # ~3.6 kB records; every 7th is quarantine material
+    assert all(record_size(m) == len(encode_record(1, m)) for m in batch)
+    captures = [m for m in batch if m.kind == "capture"]
+    assert sum(map(record_size, captures)) > 5 * limit
+    rig = Rig(tmp_path, capture_limit=limit)
+    rig.queue.put_many(batch)  # under one lock: the writer takes it as one group
+    wait_until(lambda: rig.writer.blocked_on == "capture", 10, "the capture spool to fill")
+    spool = rig.spools["capture"]
+    assert spool.active_path is not None
+    next_header = spool.active_path.stat().st_size  # the segment opened when the writer stopped: no records
+    used = rig.usage.used("capture") - next_header
+    # full, and past the limit by less than the one record written into the last room
+    assert limit <= used < limit + max(map(record_size, captures))
+    written = len(rig.acked)
+    assert 0 < written < len(batch) and rig.acked == [(m.mid, 1) for m in batch[:written]]
+    assert rig.stats.totals()["captured"] == sum(m.kind == "capture" for m in batch[:written])
+    rig.usage.limits["capture"] = 1 << 40  # room again (as when uploads free space)
+    wait_until(lambda: len(rig.acked) == len(batch), 10, "the rest of the group")
+    assert rig.acked == [(m.mid, 1) for m in batch]  # acknowledged in order of receipt
+    assert rig.stats.events["group_commits_split"] >= 1 and not rig.fatal
+    assert sorted(rig.stop()) == sorted(m.payload for m in batch)  # each written once

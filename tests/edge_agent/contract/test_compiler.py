@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
+import threading
 from typing import Any
 
 import jsonschema
@@ -106,6 +107,41 @@ def test_whole_list_number_checks_agree_with_jsonschema_on_awkward_lists(values:
     assert (ours is None) == (not theirs), (values, ours, theirs)
     if theirs:
         assert ours is not None and ours.path() == list(theirs[0].absolute_path)
+
+
+def test_a_list_mutated_between_two_checks_is_measured_again() -> None:
+    check = compile_schema({"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 10}})
+    values = [1.0, 2.0, 3.0]
+    assert check(values) is None
+    values[0] = 1e9
+    assert check(values).path() == [0]
+    values[0] = "1"
+    assert check(values).reason == "must be number, got string"
+    values[0] = 1.0
+    assert check(values) is None
+
+
+def test_threads_checking_their_own_lists_see_their_own_mutations() -> None:
+    check = compile_schema({"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 10}})
+    wrong: list[str] = []
+
+    def run(worker: int) -> None:
+        values = [float(worker)] * 8
+        for _ in range(3000):
+            if check(values) is not None:
+                wrong.append(f"worker {worker}: valid list refused")
+            values[worker] = 1e9
+            failure = check(values)
+            if failure is None or failure.path() != [worker]:
+                wrong.append(f"worker {worker}: 1e9 at [{worker}] not reported")
+            values[worker] = float(worker)
+
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import random
 import orjson
 import pytest
 
-from edge_agent.contract import ContractValidator, ErrorKind, load_contract
+from edge_agent.contract import ContractValidator, ErrorKind, PayloadValidator, load_contract
 
 TOPIC = "acme/plant-1/body-shop/line-1/cell-01/weld/telemetry"
 EXAMPLE = load_contract().channel("weldTelemetry").messages["weldTelemetry"].examples[0].payload
@@ -61,6 +61,38 @@ def test_signal_arrays_must_match_n_samples(contract_validator: ContractValidato
     assert verdict.error is not None
     assert verdict.error.path == "$.signals.gas_flow_l_min"
     assert "5 values but n_samples is 4" in verdict.error.reason
+
+
+def test_an_integral_float_n_samples_still_fixes_the_signal_lengths(
+    contract_validator: ContractValidator,
+) -> None:
+    payload = orjson.loads(orjson.dumps(EXAMPLE))
+    payload["n_samples"] = 4.0  # a JSON Schema integer
+    assert contract_validator.check(TOPIC, orjson.dumps(payload)).ok
+    payload["signals"] = {"current_a": [1.0]}
+    verdict = contract_validator.check(TOPIC, orjson.dumps(payload))
+    assert verdict.error is not None and verdict.error.kind == ErrorKind.SCHEMA
+    assert verdict.error.path == "$.signals.current_a"
+    assert verdict.error.reason == "has 1 values but n_samples is 4"
+
+
+def test_a_boolean_is_no_length_for_same_length() -> None:
+    schema = {"type": "object", "properties": {"n": {}, "arrays": {"x-uns-same-length": "n"}}}
+    validator = PayloadValidator(schema, channel_id="c", message_name="m")
+    assert validator.validate({"n": 2.0, "arrays": {"a": [1.0]}}) is not None
+    assert validator.validate({"n": True, "arrays": {"a": [1.0, 2.0]}}) is None  # left to the schema
+    assert validator.validate({"n": 1.5, "arrays": {"a": [1.0, 2.0]}}) is None
+
+
+def test_a_list_mutated_in_place_is_checked_again(contract_validator: ContractValidator) -> None:
+    payload = orjson.loads(orjson.dumps(EXAMPLE))
+    payload["signals"] = {"current_a": payload["signals"]["current_a"]}
+    assert contract_validator.check_data("weldTelemetry", payload) == ("weldTelemetry", None)
+    payload["signals"]["current_a"][0] = 1e9
+    message, error = contract_validator.check_data("weldTelemetry", payload)
+    assert message is None and error is not None
+    assert error.path == "$.signals.current_a[0]"
+    assert error.reason == "must be <= 10000, got 1000000000.0"
 
 
 def test_unknown_signal_names_are_accepted_but_must_be_snake_case(

@@ -243,3 +243,59 @@ def test_a_test_file_without_the_training_signals_is_refused_before_any_training
     with pytest.raises(ValueError, match=r"lacks the signal columns \['y'\]"):
         evaluate_files(tmp_path / "a.csv", tmp_path / "b.csv", None, on_epoch=epochs.append)
     assert epochs == []  # refused in seconds, not after minutes of training
+
+
+def _clock_files(tmp_path: Path, test_b: list[object] | None = None) -> tuple[Path, Path]:
+    """`elapsed_s` (no time name, steps of 0.5 s) runs on from the training file into the test file."""
+    for name, n, seed, first in (("train.csv", 1000, 1, 0), ("test.csv", 300, 2, 1000)):
+        values = _series(n, seed)
+        b = test_b if name == "test.csv" and test_b is not None else np.round(values[:, 1], 4).tolist()
+        _write(
+            tmp_path / name,
+            ["elapsed_s", "a", "b"],
+            [[0.5 * (first + i), round(r[0], 4), v] for i, (r, v) in enumerate(zip(values, b, strict=True))],
+        )
+    return tmp_path / "train.csv", tmp_path / "test.csv"
+
+
+def test_a_numeric_clock_with_an_unknown_name_orders_the_rows_and_is_no_signal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = _clock_files(tmp_path)
+    out = tmp_path / "p.csv"
+    code = main(["evaluate", "--train", str(train), "--test", str(test), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert (
+        "time column: elapsed_s (numeric and strictly increasing through the training and the test" in printed
+    )
+    assert "signals (2): a, b" in printed
+    flagged = pl.read_csv(out)["is_anomaly"].to_numpy()
+    # As a signal its test values lay beyond anything trained on: every normal row was flagged.
+    assert len(flagged) == 300 and flagged.mean() < 0.3
+
+
+def test_a_signal_without_any_value_in_the_test_file_is_left_out_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = _clock_files(tmp_path, test_b=[""] * 300)
+    out = tmp_path / "p.csv"
+    summary = _evaluate_json(capsys, "--train", str(train), "--test", str(test), "--out", str(out))
+    assert (
+        summary["signals"] == ["a"] and "no value at all in the test file" in summary["ignored_columns"]["b"]
+    )
+    assert "the signal columns ['b'] have no value at all" in " ".join(summary["notes"])
+    scores = pl.read_csv(out)["score"].to_numpy()
+    assert len(scores) == 300 and np.isfinite(scores).all()
+
+
+def test_a_test_file_without_any_signal_value_or_with_text_is_refused_before_training(tmp_path: Path) -> None:
+    train, test = _clock_files(tmp_path)
+    test.write_text("elapsed_s,a,b\n" + "".join(f"{600 + 0.5 * i},,\n" for i in range(20)))
+    epochs: list[object] = []
+    with pytest.raises(ValueError, match=r"no value at all in any signal column \(\['a', 'b'\]\)"):
+        evaluate_files(train, test, None, on_epoch=epochs.append)
+    test.write_text("elapsed_s,a,b\n" + "".join(f"{600 + 0.5 * i},ERR,1\n" for i in range(20)))
+    with pytest.raises(ValueError, match=r"\['a'\] are numeric in the training file but hold text.*ERR"):
+        evaluate_files(train, test, None, on_epoch=epochs.append)
+    assert epochs == []

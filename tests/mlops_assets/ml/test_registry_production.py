@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mlops_assets.ml.registry import CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from tests.mlflow_server import mlflow_server
+from tests.postgres import PostgresServer
 from tests.s3 import MotoS3
 
 
@@ -18,10 +19,10 @@ def _package(folder: Path, content: bytes) -> Path:
 
 
 def test_versions_promotion_and_rollback_through_a_postgres_and_s3_backed_server(
-    postgres_database: str, s3: MotoS3, tmp_path: Path
+    postgres: PostgresServer, postgres_database: str, s3: MotoS3, tmp_path: Path
 ) -> None:
     bucket = s3.new_bucket("mlflow")
-    with mlflow_server(postgres_database, s3, bucket) as url:
+    with mlflow_server(postgres, postgres_database, s3, bucket) as url:
         registry = ModelRegistry(url)
         versions = []
         for number in (1, 2):

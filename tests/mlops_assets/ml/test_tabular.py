@@ -56,3 +56,47 @@ def test_signal_names_are_contract_names_and_stay_unique() -> None:
     mapping = _unique_names(["Temp (C)", "temp-c", "x" * 80])
     assert mapping["Temp (C)"] == "temp_c" and mapping["temp-c"] == "temp_c_2"
     assert len(mapping["x" * 80]) == 48
+
+
+def _csv(path: Path, header: str, rows: list[tuple[float, ...]]) -> pl.DataFrame:
+    path.write_text(header + "\n" + "".join(",".join(f"{v:g}" for v in row) + "\n" for row in rows))
+    return read_table(path)
+
+
+def test_a_numeric_clock_through_both_files_orders_rows_and_is_no_signal(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    # elapsed_s counts up by 0.5 through training and on into the test file; countdown counts down;
+    # ramp rises through the training file but not the test file (a real signal); noise is noise.
+    train = _csv(
+        tmp_path / "train.csv",
+        "elapsed_s,countdown,ramp,noise",
+        [(0.5 * i, 900 - 3 * i, 20 + 0.01 * i, rng.normal()) for i in range(200)],
+    )
+    test = _csv(
+        tmp_path / "test.csv",
+        "elapsed_s,countdown,ramp,noise",
+        [(100 + 0.5 * i, 300 - 3 * i, 22 - 0.01 * (i % 5), rng.normal()) for i in range(50)],
+    )
+    columns = detect_columns(train, None, None, test=test)
+    assert columns.time == "elapsed_s" and "strictly increasing" in columns.time_reason
+    assert columns.signals == ["ramp", "noise"]
+    assert "strictly decreasing" in columns.ignored["countdown"]
+    # --time-column still decides: the clock is then left out, saying why.
+    forced = detect_columns(train, "countdown", None, test=test)
+    assert forced.time == "countdown" and forced.time_reason == "given (--time-column)"
+    assert forced.signals == ["ramp", "noise"] and "a clock or counter" in forced.ignored["elapsed_s"]
+    # A named time column stays the time column; the clock is still no signal.
+    named = detect_columns(train.rename({"noise": "timestamp"}), None, None, test=test)
+    assert named.time == "timestamp" and named.time_reason == "named like a time"
+    assert named.signals == ["ramp"] and "elapsed_s" in named.ignored
+    # Without a test file (`mlops replay`), or over fewer than MIN_CLOCK_ROWS values, nothing changes.
+    assert detect_columns(train, None, None).signals == ["elapsed_s", "countdown", "ramp", "noise"]
+    assert detect_columns(train.head(10), None, None, test=test).time is None
+
+
+def test_an_empty_column_is_an_empty_numeric_one(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("a,b,c\n1,,x\n5,n/a,y\n2,,z\n")
+    frame = read_table(path)
+    assert frame["b"].dtype == pl.Float64 and frame["b"].null_count() == 3
+    assert detect_columns(frame, None, None).ignored == {"b": "empty", "c": "not numeric"}

@@ -1,0 +1,107 @@
+"""What the agent subscribes to: the contract's channels bound to its own place by `subscribe_scope`.
+
+Deterministic absence: the test publishes everything from one client, so the broker delivers it to each
+agent in that order, and every agent processes in order (one validation worker). Once an agent has
+captured the last message meant for it, any earlier message not meant for it would have been counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from pathlib import Path
+
+import orjson
+
+from edge_agent.agent import EdgeAgent, EdgeSettings
+from edge_agent.local_broker import LocalBroker
+from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
+from edge_agent.simulator import LineAddress, LineConfig, WeldLine
+from tests.edge_agent.agent.support import START_MS, make_settings, running
+from tests.helpers import wait_until
+
+
+def telemetry(address: LineAddress, count: int, seed: int) -> list[tuple[str, bytes]]:
+    line = WeldLine(LineConfig(address=address, seed=seed, start_ms=START_MS, seq_start=0))
+    batches = line.batches()
+    return [(topic, orjson.dumps(batch.payload)) for _, topic, batch in (next(batches) for _ in range(count))]
+
+
+def publish(endpoint: MqttEndpoint, messages: list[tuple[str, bytes]]) -> None:
+    publish_confirmed(endpoint, messages, client_id=f"scope-{uuid.uuid4().hex[:8]}")
+
+
+def agent_settings(work: Path, port: int, agent_id: str, line: str, scope: str = "line") -> EdgeSettings:
+    return make_settings(
+        work / agent_id,
+        port,
+        agent_id=agent_id,
+        line=line,
+        subscribe_scope=scope,
+        pipeline={"validate_mode": "thread"},
+        spool={"seal_mode": "thread"},
+    )
+
+
+def captured(agent: EdgeAgent, messages: list[tuple[str, bytes]]) -> int:
+    """How many of the agent's captures are on the messages' topics."""
+    topics = {topic for topic, _ in messages}
+    return sum(c["captured"] for topic, c in agent.stats.topic_counters().items() if topic in topics)
+
+
+def topics_of(agent: EdgeAgent) -> set[str]:
+    return set(agent.stats.topic_counters())
+
+
+def test_agents_of_two_lines_on_one_broker_each_capture_only_their_own_and_a_site_agent_both(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    one = agent_settings(tmp_path, broker.port, "edge-line-1", "line-1")
+    two = agent_settings(tmp_path, broker.port, "edge-line-2", "line-2")
+    site = agent_settings(tmp_path, broker.port, "edge-plant-1", "line-3", scope="site")
+    line_1 = telemetry(LineAddress(line="line-1"), 30, seed=1)
+    line_2 = telemetry(LineAddress(line="line-2"), 31, seed=2)
+    plant_2 = telemetry(LineAddress(site="plant-2", line="line-1"), 1, seed=3)
+    # in this order: each agent's last message comes after every message meant for the others
+    sequence = [*plant_2, *line_2[:-1], *line_1, line_2[-1]]
+    with contextlib.ExitStack() as stack:
+        a = stack.enter_context(running(EdgeAgent(one)))
+        b = stack.enter_context(running(EdgeAgent(two)))
+        c = stack.enter_context(running(EdgeAgent(site)))
+        assert a.session.subscriptions == [
+            "acme/plant-1/body-shop/line-1/+/weld/telemetry",
+            "acme/plant-1/body-shop/line-1/_model/manifest",
+        ]
+        assert b.session.subscriptions[0] == "acme/plant-1/body-shop/line-2/+/weld/telemetry"
+        assert c.session.subscriptions == [
+            "acme/plant-1/+/+/+/weld/telemetry",
+            "acme/plant-1/+/+/_model/manifest",
+        ]
+        publish(endpoint, sequence)
+        wait_until(lambda: captured(a, line_1) >= len(line_1), 30, "line 1 captured by its agent")
+        wait_until(lambda: captured(b, line_2) >= len(line_2), 30, "line 2 captured by its agent")
+        wait_until(lambda: captured(c, line_1 + line_2) >= 61, 30, "both lines captured by the site agent")
+        assert a.stats.totals()["received"] == len(line_1)
+        assert b.stats.totals()["received"] == len(line_2)
+        assert c.stats.totals()["received"] == len(line_1) + len(line_2)  # not the other site's
+    assert topics_of(a) == {topic for topic, _ in line_1}
+    assert topics_of(b) == {topic for topic, _ in line_2}
+    assert topics_of(c) == {topic for topic, _ in line_1 + line_2}
+
+
+def test_a_narrower_scope_after_a_restart_drops_the_wider_filters_the_session_kept(
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+) -> None:
+    """The broker keeps a persistent session's subscriptions: an agent that ran with a wider scope (or
+    before scopes existed) would go on receiving other lines' messages unless it unsubscribes them."""
+    wide = agent_settings(tmp_path, broker.port, "edge-line-1", "line-1", scope="enterprise")
+    with running(EdgeAgent(wide)) as first:
+        assert first.session.subscriptions[0] == "acme/+/+/+/+/weld/telemetry"
+    narrow = wide.model_copy(update={"subscribe_scope": "line"})
+    other, own = telemetry(LineAddress(line="line-2"), 1, seed=4), telemetry(LineAddress(), 1, seed=5)
+    with running(EdgeAgent(narrow)) as agent:
+        assert agent.session.session_present  # the same session: it held the wide filters
+        publish(endpoint, [*other, *own])
+        wait_until(lambda: captured(agent, own) >= 1, 30, "the agent's own line captured")
+        assert agent.stats.totals()["received"] == 1
+    assert topics_of(agent) == {own[0][0]}
