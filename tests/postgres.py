@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import shutil
@@ -33,8 +32,13 @@ def postgres_bin_dir() -> Path | None:
     found = shutil.which("initdb")
     if found:
         return Path(found).resolve().parent
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_of)
     return Path(versions[-1]).parent if versions else None
+
+
+def _version_of(initdb: str) -> tuple[int, ...]:
+    """(15,) for /usr/lib/postgresql/15/bin/initdb, (9, 6) for .../9.6/..."""
+    return tuple(int(part) for part in Path(initdb).parts[-3].split(".") if part.isdigit())
 
 
 @dataclass
@@ -64,25 +68,35 @@ class PostgresServer:
         self.stop()
 
     def start(self, timeout_s: float = 60.0) -> None:
-        self._root = Path(tempfile.mkdtemp(prefix="mlops-pg-"))  # not under pytest's 0700 root-only tree
-        data, sockets = self._root / "data", self._root / "sockets"
-        sockets.mkdir()
+        """Make the cluster and start the server; on any failure, clean up and say why."""
+        try:
+            self._start(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout_s: float) -> None:
+        # /tmp, not pytest's tree: that is 0700 root-only, and the server runs as another account.
+        self._root = Path(tempfile.mkdtemp(prefix="mlops-pg-", dir="/tmp" if os.geteuid() == 0 else None))
+        data = self._root / "data"
         if os.geteuid() == 0:
             shutil.chown(self._root, _ACCOUNT, _ACCOUNT)
-            shutil.chown(sockets, _ACCOUNT, _ACCOUNT)
-        subprocess.run(
+        made = subprocess.run(
             [str(self.bin_dir / "initdb"), "-D", str(data), "-U", self.user, "-A", "trust", "-E", "UTF8",
              "--no-sync", "--no-instructions"],
-            check=True, capture_output=True, timeout=timeout_s, **self._as_account(),
+            capture_output=True, text=True, timeout=timeout_s, **self._as_account(),
         )  # fmt: skip
-        log = (self._root / "postgres.log").open("wb")
-        self._process = subprocess.Popen(
-            [str(self.bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(sockets),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=50"],
-            stdout=log, stderr=subprocess.STDOUT, **self._as_account(),
-        )  # fmt: skip
-        log.close()
+        if made.returncode != 0:
+            raise RuntimeError(f"initdb failed (exit {made.returncode}):\n{made.stdout}{made.stderr}")
+        with (self._root / "postgres.log").open("wb") as log:
+            # TCP on loopback only: no Unix socket (its path length is limited, and the tests use TCP).
+            self._process = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(data), "-p", str(self.port),
+                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                 "-c", "max_connections=50"],
+                stdout=log, stderr=subprocess.STDOUT, **self._as_account(),
+            )  # fmt: skip
         self._wait_ready(timeout_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
@@ -115,6 +129,5 @@ class PostgresServer:
                 self._process.wait()
         self._process = None
         if self._root is not None:
-            with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(self._root)
+            shutil.rmtree(self._root, ignore_errors=True)  # a temporary folder: nothing in it matters
             self._root = None

@@ -24,7 +24,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from edge_agent.agent.buffers import BatchQueue
-from edge_agent.agent.heartbeat import HeartbeatPublisher, HeartbeatStatus, heartbeat_payload
+from edge_agent.agent.heartbeat import (
+    ADDED_FIELDS,
+    HeartbeatPublisher,
+    HeartbeatStatus,
+    contract_declares,
+    heartbeat_payload,
+)
 from edge_agent.agent.landing import LandingZone, open_landing
 from edge_agent.agent.messages import SPOOL_KINDS, Message
 from edge_agent.agent.metrics import AgentCollector, MetricsServer
@@ -71,6 +77,10 @@ class EdgeAgent:
         self.validator = ContractValidator(self.contract, max_payload_bytes=pipeline.max_payload_bytes)
         # What we send is checked against the contract, not against the limit we set for what we receive.
         self.outbound_validator = ContractValidator(self.contract)
+        # Heartbeat fields newer than the contract we were given are left out (see `heartbeat`).
+        self.heartbeat_fields = frozenset(
+            f for f in ADDED_FIELDS if contract_declares(self.contract, settings.heartbeat_topic, f)
+        )
         receives = self.contract.channels_for("receive")
         self.subscriptions = (
             list(subscriptions) if subscriptions is not None else scoped_filters(settings, receives)
@@ -214,6 +224,9 @@ class EdgeAgent:
             **self.downstream.depths(),
         }
 
+    def _heartbeat_queue_full_waits(self, waits: dict[str, int]) -> dict[str, int] | None:
+        return waits if "queue_full_waits" in self.heartbeat_fields else None
+
     def queue_full_waits(self) -> dict[str, int]:
         """Times a producer found a bounded queue full and had to wait (back-pressure), per queue."""
         return {queue.name: queue.full_waits for queue in (self.ingress, self.capture_queue)}
@@ -237,7 +250,7 @@ class EdgeAgent:
             contract_version=self.contract.version,
             stats=self.stats,
             queue_depths=self.queue_depths(),
-            queue_full_waits=self.queue_full_waits(),
+            queue_full_waits=self._heartbeat_queue_full_waits(self.queue_full_waits()),
             spool_bytes=self.usage.total,
             upload_backlog_files=len(self.store.pending()),
             last_error=self.stats.last_error,
@@ -251,7 +264,7 @@ class EdgeAgent:
             contract_version=self.contract.version,
             stats=None,
             queue_depths={},
-            queue_full_waits={},
+            queue_full_waits=self._heartbeat_queue_full_waits({}),
             spool_bytes=0,
             upload_backlog_files=0,
             last_error="connection lost without a clean disconnect",

@@ -5,6 +5,10 @@ without a clean disconnect. Every heartbeat, and the Will, is checked against th
 `agentHeartbeat` schema before it is sent (with the contract's default size limit, not
 `pipeline.max_payload_bytes`: that bounds what we receive, and the heartbeat grows with the counted
 topics); one that fails is not published, it is logged and counted (a bug in the agent, not in the plant).
+
+Fields added to the schema after contract 1.0.0 (`ADDED_FIELDS`: `queue_full_waits`, 1.1.0) are sent only
+when the loaded contract declares them (`contract_declares`): an agent given an older installed copy of the
+contract (whose schema refuses unknown fields) still starts, and sends heartbeats that copy accepts.
 """
 
 from __future__ import annotations
@@ -18,13 +22,28 @@ from typing import Any, Literal
 import orjson
 
 from edge_agent.agent.stats import Stats
-from edge_agent.contract import ContractValidator
+from edge_agent.contract import Contract, ContractValidator, TopicMatch, TopicRouter
 
-__all__ = ["HeartbeatPublisher", "HeartbeatStatus", "heartbeat_payload"]
+__all__ = ["ADDED_FIELDS", "HeartbeatPublisher", "HeartbeatStatus", "contract_declares", "heartbeat_payload"]
 
 log = logging.getLogger(__name__)
 
 HeartbeatStatus = Literal["ONLINE", "DEGRADED", "OFFLINE"]
+ADDED_FIELDS = ("queue_full_waits",)
+"""Heartbeat fields newer than contract 1.0.0: sent only when the loaded contract declares them."""
+
+
+def contract_declares(contract: Contract, topic: str, field: str) -> bool:
+    """Whether the contract's payload schema for `topic` takes `field`: in its `properties`, or open to
+    fields it does not name (no `additionalProperties: false`). False for a topic outside the contract."""
+    found = TopicRouter(contract.channels.values()).route(topic)
+    if not isinstance(found, TopicMatch):
+        return False
+    for message in found.channel.messages.values():
+        schema = message.payload_schema
+        if field in (schema.get("properties") or {}) or schema.get("additionalProperties", True) is True:
+            return True
+    return False
 
 
 def heartbeat_payload(
@@ -35,16 +54,17 @@ def heartbeat_payload(
     contract_version: str,
     stats: Stats | None,
     queue_depths: dict[str, int],
-    queue_full_waits: dict[str, int],
+    queue_full_waits: dict[str, int] | None,
     spool_bytes: int,
     upload_backlog_files: int,
     last_error: str | None,
     model_version: str = "",
     now: float | None = None,
 ) -> dict[str, Any]:
+    """The heartbeat's fields; `queue_full_waits` is left out when None (a contract that predates it)."""
     now = time.time() if now is None else now
     dropped = stats.snapshot()["dropped"] if stats is not None else {}
-    return {
+    payload = {
         "agent": agent,
         "status": status,
         "timestamp_ms": int(now * 1000),
@@ -60,6 +80,9 @@ def heartbeat_payload(
         "upload_backlog_files": upload_backlog_files,
         "last_error": last_error,
     }
+    if queue_full_waits is None:
+        del payload["queue_full_waits"]
+    return payload
 
 
 class HeartbeatPublisher:

@@ -29,7 +29,11 @@
   the first connection can drop before its SUBACK); MQTT 5 with `retain_handling=1`, so a resumed
   subscription does not send the retained messages again. In a resumed session, the filters of other
   subscription scopes (`stale_subscriptions`, see `subscriptions`) are unsubscribed first: the broker
-  would otherwise go on delivering what an earlier run with a wider scope asked for.
+  would otherwise go on delivering what an earlier run with a wider scope asked for. That narrows what
+  the agent receives, so it is never silent: the filters the broker removed (MQTT 5 says which of them
+  the session held; MQTT 3.1.1 does not, so all are taken as removed) are logged as a WARNING naming
+  `subscribe_scope`, counted (`stale_subscriptions_removed`, per filter) and become `last_error` in the
+  heartbeat, like the other conditions an operator must see (a disconnect, a stall).
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ class MqttSession:
         self.paused = threading.Event()
         """Disconnected on purpose (see `pause`)."""
         self._suback_seen = False
+        self._unsubscribing: dict[int, list[str]] = {}
+        """The stale filters of each UNSUBSCRIBE awaiting its UNSUBACK, by message id."""
         self._disconnected = threading.Event()
         self._ack_lock = threading.Lock()
         self._accepting = True
@@ -120,6 +126,7 @@ class MqttSession:
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         self.client = client
         self._arm_backoff()
 
@@ -164,8 +171,12 @@ class MqttSession:
             self.subscribed.set()
         else:
             self.subscribed.clear()
+            self._unsubscribing.clear()  # an UNSUBACK lost with the last connection will not come
             if self.session_present and self.stale_subscriptions:
-                client.unsubscribe(self.stale_subscriptions)  # before SUBSCRIBE: the broker keeps the order
+                # before SUBSCRIBE: the broker keeps the order
+                _, mid = client.unsubscribe(self.stale_subscriptions)
+                if mid is not None:
+                    self._unsubscribing[mid] = list(self.stale_subscriptions)
             qos = self.settings.mqtt.qos
             if self.endpoint.protocol == "5":
                 options = SubscribeOptions(qos=qos, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
@@ -191,6 +202,30 @@ class MqttSession:
             self._suback_seen = True
             self.subscribed.set()
             self.on_connected()
+
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        filters = self._unsubscribing.pop(mid, None)
+        if filters is None:
+            return
+        # MQTT 5: one reason per filter, 0 = removed, 0x11 = the session held no such subscription.
+        # MQTT 3.1.1 gives none: every filter is taken as removed (a warning too many, never one too few).
+        codes = [r.value for r in reasons] if len(reasons) == len(filters) else [0] * len(filters)
+        removed = [f for f, code in zip(filters, codes, strict=True) if code == 0]
+        refused = [f"{f}: {r}" for f, r in zip(filters, reasons, strict=False) if r.is_failure]
+        if refused:
+            self.stats.error(f"broker refused to unsubscribe stale filters: {refused}")
+            log.error("broker refused to unsubscribe stale filters: %s", refused)
+        if not removed:
+            return
+        self.stats.event("stale_subscriptions_removed", len(removed))
+        message = (
+            f"unsubscribed {removed}, kept by the broker's session from an earlier run with another "
+            f"subscribe_scope: this agent now receives only {self.subscriptions} (subscribe_scope: "
+            f"{self.settings.subscribe_scope}); to receive a whole site or everything as before, set "
+            "subscribe_scope: site or subscribe_scope: enterprise"
+        )
+        self.stats.error(message)
+        log.warning("%s", message)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         with self._ack_lock:

@@ -24,12 +24,19 @@ Decisions:
   with a production file on a test machine).
 - `subscribe_scope` (default `line`): the contract's receive channels are subscribed with their
   `enterprise` / `site` / `area` / `line` parameters bound to the agent's own values down to that level
-  (`acme/plant-1/body-shop/line-1/+/weld/telemetry`), so agents of other lines on the same broker never
-  reach us; `site` captures every line of the agent's site, `enterprise` everything.
+  (`acme/plant-1/body-shop/line-1/+/weld/telemetry`), so the messages of other lines on the same broker
+  do not reach us on the channels whose address carries these parameters (a channel without them is
+  received whole); `site` captures every line of the agent's site, `enterprise` everything. The default
+  narrows an agent upgraded from before this setting (it captured the whole enterprise): not silently
+  (see `subscriptions`), but such a configuration needs `subscribe_scope: site` or `enterprise` to keep
+  what it captured.
 - `spool.max_bytes` is checked message by message before a group commit writes: a group is written in
   the part that fits, the rest waits for room. It can still be passed by the first record written into
-  the last room (one message), by the header of the next segment, and, while a segment is being sealed,
-  by its sealed file (both exist until the segment is deleted).
+  the last room (one message), by the header of the next segment, and by sealing, which is not checked:
+  while a segment is being sealed its sealed file exists too (until the segment is deleted), and a
+  segment of a few records makes a sealed file larger than itself (Parquet's own overhead per file,
+  about 20 KB measured with 100-sample batches), so sealing the segments still waiting when the writer
+  stopped can leave the spool past the bound by that growth.
 """
 
 from __future__ import annotations

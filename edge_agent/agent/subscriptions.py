@@ -9,7 +9,11 @@ A channel without one of these parameters keeps its filter for that level.
 
 The broker keeps a persistent session's subscriptions across restarts, so filters of the other scopes
 (an agent upgraded from the unbound filters, or whose scope changed) would go on delivering: they are
-`stale_filters`, unsubscribed when a session is resumed.
+`stale_filters`, unsubscribed when a session is resumed. That narrows what the agent receives, so it is
+never silent: `mqtt_session` logs a WARNING naming the filters the broker removed and the setting to
+change, counts them (`stale_subscriptions_removed`) and reports it as the heartbeat's `last_error`. An
+agent that used to capture a whole site (a configuration from before `subscribe_scope`, upgraded) needs
+`subscribe_scope: site` (or `enterprise`) to go on doing so.
 """
 
 from __future__ import annotations
@@ -33,28 +37,34 @@ def _problem(spec: ParameterSpec, value: str) -> str | None:
     return None
 
 
+def _bind(channel: ChannelSpec, bindings: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(filter, None) for the channel with each parameter in `bindings` replaced by its value, or (None,
+    why) when a value breaks the parameter's constraint (the filter would never match)."""
+    levels = ChannelMatcher(channel).subscription_filter.split("/")
+    address = channel.address.split("/")
+    if len(levels) != len(address):  # the router's filter has one level per address level
+        raise ValueError(f"channel {channel.id}: filter {'/'.join(levels)!r} does not follow its address")
+    for index, level in enumerate(address):
+        found = _PARAM.match(level)
+        name = found.group(1) if found else None
+        if name is None or name not in bindings:
+            continue
+        problem = _problem(channel.parameters[name], bindings[name])
+        if problem is not None:
+            return None, f"{name} {bindings[name]!r} {problem} (channel {channel.id} of the contract)"
+        levels[index] = bindings[name]
+    return "/".join(levels), None
+
+
 def bound_filters(channels: Iterable[ChannelSpec], bindings: Mapping[str, str]) -> list[str]:
     """One filter per channel: the contract's own, with each parameter in `bindings` replaced by its
     value. Raises ValueError when a value breaks the parameter's constraint (it would never match)."""
     filters: list[str] = []
     for channel in channels:
-        levels = ChannelMatcher(channel).subscription_filter.split("/")
-        address = channel.address.split("/")
-        if len(levels) != len(address):  # the router's filter has one level per address level
-            raise ValueError(f"channel {channel.id}: filter {'/'.join(levels)!r} does not follow its address")
-        for index, level in enumerate(address):
-            found = _PARAM.match(level)
-            name = found.group(1) if found else None
-            if name is None or name not in bindings:
-                continue
-            problem = _problem(channel.parameters[name], bindings[name])
-            if problem is not None:
-                raise ValueError(
-                    f"{name} {bindings[name]!r} {problem} (channel {channel.id} of the contract): "
-                    "the agent would receive nothing"
-                )
-            levels[index] = bindings[name]
-        filters.append("/".join(levels))
+        found, problem = _bind(channel, bindings)
+        if found is None:
+            raise ValueError(f"{problem}: the agent would receive nothing")
+        filters.append(found)
     return list(dict.fromkeys(filters))
 
 
@@ -64,10 +74,19 @@ def scoped_filters(settings: EdgeSettings, channels: Sequence[ChannelSpec]) -> l
 
 
 def stale_filters(settings: EdgeSettings, channels: Sequence[ChannelSpec]) -> list[str]:
-    """Filters this agent would hold under another scope (or none bound), minus its current ones."""
+    """Filters this agent would hold under another scope (or none bound), minus its current ones.
+
+    Tolerant where `scoped_filters` is not: a level the agent's own scope does not bind may hold a value
+    a channel's constraint refuses (a `site` agent whose `line` a channel's `enum` leaves out, say). No run of this
+    agent could have subscribed that channel at that depth, so it contributes no stale filter; it is no
+    reason to refuse the start."""
     current = set(scoped_filters(settings, channels))
-    own = {level: getattr(settings, level) for level in SCOPE_LEVELS}
-    others: list[str] = bound_filters(channels, {})
-    for depth in range(1, len(SCOPE_LEVELS) + 1):
-        others += bound_filters(channels, {level: own[level] for level in SCOPE_LEVELS[:depth]})
+    own: dict[str, str] = {level: getattr(settings, level) for level in SCOPE_LEVELS}
+    others: list[str] = []
+    for depth in range(len(SCOPE_LEVELS) + 1):
+        bindings: dict[str, str] = {level: own[level] for level in SCOPE_LEVELS[:depth]}
+        for channel in channels:
+            found, _ = _bind(channel, bindings)
+            if found is not None:
+                others.append(found)
     return [f for f in dict.fromkeys(others) if f not in current]

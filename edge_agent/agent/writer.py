@@ -12,7 +12,7 @@ Spool-full policy (documented in the README):
 - the bound is checked message by message: a group is written (and acknowledged) in the part that
   fits the room left, in order; the rest waits for room. The first message written into a room too
   small for it still goes, so that no message can wedge the writer: the bound can be passed by one
-  record (see the `settings` docstring for the other, equally small, ways).
+  record (see the `settings` docstring for the other ways: a segment header, and sealing).
 - capture spool full: stop writing and acknowledging (the rest of the group stays in hand). The queues fill, the
   network thread stops taking messages, and with MQTT 5 the broker stops sending at `receive_maximum`
   unacknowledged messages: the broker buffers in our persistent session. Nothing is dropped; the pause

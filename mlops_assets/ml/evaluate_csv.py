@@ -92,6 +92,7 @@ def evaluate_files(
     )
     if time_column is not None and time_column not in test.columns:
         raise ValueError(f"--time-column {time_column!r} is not a column of the test file")
+    notes += [f"test file: {doubt}" for doubt in columns.notes]
     columns = _without_signals_empty_in(test, columns, notes)
     train_segments = segments_of(train, columns.signals, columns.time)
     if train_label is not None:

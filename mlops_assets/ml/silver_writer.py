@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
+from edge_agent.contract import load_contract
 from edge_agent.simulator import LineAddress, Weld, batch_weld
 from mlops_assets.lake import SILVER_FIXED_SCHEMA, VALIDATED_TELEMETRY, LakeStore, WriteResult
 
@@ -27,6 +28,7 @@ def silver_rows(
     parts = []
     seq = first_seq
     now = dt.datetime.now(dt.UTC)
+    version = load_contract().version  # the rows say which contract checked them, as ingestion does
     for weld in welds:
         for batch in batch_weld(weld, batch_size, seq):
             n = batch.payload["n_samples"]
@@ -47,7 +49,7 @@ def silver_rows(
                 "recipe": [weld.recipe] * n,
                 "quality": ["GOOD"] * n,
                 "file_id": [f"test-{cell}-{batch.seq}"] * n,
-                "contract_version": ["1.0.0"] * n,
+                "contract_version": [version] * n,
                 "received_at": [now] * n,
                 **{
                     name: np.asarray(values, dtype=np.float64)

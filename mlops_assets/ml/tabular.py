@@ -8,10 +8,14 @@ Everything is decided from the data and printed, nothing is tuned by hand per da
 - the time column: given, or the first column named like a time (`time`, `timestamp`, `datetime`,
   `date`, `ts`, ...) or whose text parses as dates;
 - index columns (an unnamed column, or integers counting up by one) are not signals;
-- clocks and counters (given the test file too): a numeric column strictly increasing, or strictly
-  decreasing, through at least 20 values of the training file and through the test file is no signal
-  (the test file's values would lie beyond the training range, and every row would look anomalous); with
-  no time column otherwise, the first increasing one orders the rows as the time column;
+- clocks and counters (given the test file too): a numeric column that never falls through the training
+  file, over at least 20 distinct values, never falls through the test file either (at least 2 distinct
+  values there), and whose test values all lie at or above the training maximum is no signal: as one,
+  every test row would lie beyond the training range and look anomalous (mirrored: never rising, at or
+  below the training minimum). A column whose test values lie beyond the training range but do not move
+  (one row, or one value) cannot tell a counter from a signal out of range: it stays a signal, with a
+  note. With no time column otherwise, the first clock rising at every step through both files orders
+  the rows as the time column;
 - label columns: given, or a column named like a label (`label`, `anomaly`, `is_anomaly`, `target`, ...);
   labels may be 0/1, booleans or strings (normal-sounding words are 0, the rest 1);
 - signals: every other numeric column of the training file.
@@ -39,8 +43,9 @@ __all__ = [
 ]
 
 MIN_CLOCK_ROWS = 20
-"""Values a numeric column must count up (or down) through in the training file to be taken as a clock:
-a noisy signal does so by chance with probability 1/20!, a real process ramp seldom over a whole file."""
+"""Distinct values a numeric column must rise (or fall) through in the training file to be taken as a clock
+or counter: a noisy signal rises at every step through 20 values by chance with probability 1/20!, and a
+process ramp that does must still run on beyond the training range through the test file to count."""
 
 _TIME_NAMES = frozenset(
     {
@@ -267,31 +272,70 @@ def _is_index(name: str, column: pl.Series) -> bool:
     return bool(np.all(values == np.round(values)) and np.all(steps == 1))
 
 
-def _direction(column: pl.Series) -> tuple[int, int]:
-    """(+1 strictly increasing, -1 strictly decreasing, 0 neither; number of values), missing values skipped."""
+def _finite(column: pl.Series) -> np.ndarray:
     values = column.cast(pl.Float64).drop_nulls().to_numpy()
-    values = values[np.isfinite(values)]
-    if values.size < 2:
-        return 0, int(values.size)
+    return values[np.isfinite(values)]
+
+
+def _direction(values: np.ndarray) -> tuple[int, bool]:
+    """(+1 never falling, -1 never rising, 0 neither or constant; whether at every step strictly)."""
+    if np.unique(values).size < 2:
+        return 0, False
     steps = np.diff(values)
-    return (1 if np.all(steps > 0) else -1 if np.all(steps < 0) else 0), int(values.size)
+    if np.all(steps >= 0):
+        return 1, bool(np.all(steps > 0))
+    if np.all(steps <= 0):
+        return -1, bool(np.all(steps < 0))
+    return 0, False
 
 
-def _clock_direction(train: pl.Series, test: pl.Series | None) -> int:
-    """+1 / -1 when the column counts up / down through at least MIN_CLOCK_ROWS values of the training
-    file and through the test file (a test column with fewer than two values, or none, cannot say no)."""
-    if not train.dtype.is_numeric():
-        return 0
-    direction, n = _direction(train)
-    if direction == 0 or n < MIN_CLOCK_ROWS:
-        return 0
-    if test is not None and test.dtype.is_numeric():
-        other, n_test = _direction(test)
-        if n_test >= 2 and other != direction:
-            return 0
-    elif test is not None:  # text in the test file: not a clock there
-        return 0
-    return direction
+@dataclass(frozen=True)
+class _Clock:
+    direction: int
+    """+1 counting up, -1 counting down."""
+    strict: bool
+    """Rising (falling) at every step through both files: may order the rows as the time column."""
+    bound: float
+    """The training maximum (minimum) that every test value lies at or beyond."""
+
+    def describe(self) -> str:
+        up = self.direction > 0
+        if self.strict:
+            way = "strictly increasing" if up else "strictly decreasing"
+        else:
+            way = "non-decreasing" if up else "non-increasing"
+        side = "at or above the training maximum" if up else "at or below the training minimum"
+        return (
+            f"numeric and {way} through the training and the test file, every test value {side} "
+            f"{self.bound:g}: a clock or counter"
+        )
+
+
+def _clock(train: pl.Series, test: pl.Series | None) -> tuple[_Clock | None, str]:
+    """The column as a clock or counter (see the module docstring), else None and, when its test values
+    lie beyond the training range without moving, why it stays a signal (else "")."""
+    values = _finite(train)
+    direction, strict = _direction(values)
+    if direction == 0 or np.unique(values).size < MIN_CLOCK_ROWS:
+        return None, ""
+    if test is None or not test.dtype.is_numeric():  # missing (an error later) or text: no clock
+        return None, ""
+    later = _finite(test)
+    bound = float(values.max() if direction > 0 else values.min())
+    beyond = later.size > 0 and bool(np.all(later >= bound) if direction > 0 else np.all(later <= bound))
+    if not beyond:  # some test value lies on the training side of the bound: a signal (a ramp again)
+        return None, ""
+    if np.unique(later).size < 2:
+        return None, (
+            f"column {test.name!r} {'rises' if direction > 0 else 'falls'} through the training file and "
+            "its test values lie beyond the training range, but take one value only: a clock or counter "
+            "cannot be told from a signal out of range there, so it stays a signal and may flag every "
+            "row; if it is a clock or counter, leave it out of both files"
+        )
+    test_direction, test_strict = _direction(later)
+    if test_direction != direction:  # moving back and forth beyond the range: a signal out of range
+        return None, ""
+    return _Clock(direction, strict and test_strict, bound), ""
 
 
 @dataclass(frozen=True)
@@ -302,6 +346,8 @@ class TableColumns:
     ignored: dict[str, str] = field(default_factory=dict)
     time_reason: str = ""
     """Why the time column is the time column (printed)."""
+    notes: list[str] = field(default_factory=list)
+    """Doubts worth printing (a column kept as a signal that may be a counter)."""
 
 
 def detect_columns(
@@ -313,7 +359,8 @@ def detect_columns(
 ) -> TableColumns:
     """Decide the time, label and signal columns from the training file (see the module docstring).
     `also_labels`: other names that hold labels (the test file's label column), never signals. `test`:
-    the file to be scored; given, numeric clocks and counters running through both files are no signals."""
+    the file to be scored; given, numeric clocks and counters running on through it beyond the training
+    range are no signals."""
     if time is not None and time not in train.columns:
         raise ValueError(f"--time-column {time!r} is not a column of the training file: {train.columns}")
     reason = "given (--time-column)" if time is not None else ""
@@ -327,6 +374,7 @@ def detect_columns(
                 break
     ignored: dict[str, str] = {}
     signals: list[str] = []
+    notes: list[str] = []
     for name in train.columns:
         column = train[name]
         if name == time:
@@ -339,21 +387,23 @@ def detect_columns(
             ignored[name] = "row index"
         elif column.null_count() == column.len():
             ignored[name] = "empty"
-        elif test is not None and (direction := _clock_direction(column, _column(test, name))):
-            way = "increasing" if direction > 0 else "decreasing"
-            where = "the training and the test file" if name in test.columns else "the training file"
-            clock = f"numeric and strictly {way} through {where}: a clock or counter"
-            if time is None and direction > 0:
-                time, reason = name, f"{clock} that orders the rows, not a signal"
+        else:
+            clock, doubt = _clock(column, _column(test, name)) if test is not None else (None, "")
+            if clock is None:
+                signals.append(name)
+                notes += [doubt] if doubt else []
+            elif time is None and clock.direction > 0 and clock.strict:
+                time, reason = name, f"{clock.describe()} that orders the rows, not a signal"
             else:
                 ignored[name] = (
-                    f"{clock}, not a signal (the test file's values would lie beyond the training range)"
+                    f"{clock.describe()}, not a signal (its test values lie beyond the training range: "
+                    "every row would look anomalous)"
                 )
-        else:
-            signals.append(name)
     if not signals:
         raise ValueError(f"no numeric signal column in the training file (columns: {train.columns})")
-    return TableColumns(time=time, label=label, signals=signals, ignored=ignored, time_reason=reason)
+    return TableColumns(
+        time=time, label=label, signals=signals, ignored=ignored, time_reason=reason, notes=notes
+    )
 
 
 def _column(frame: pl.DataFrame, name: str) -> pl.Series | None:

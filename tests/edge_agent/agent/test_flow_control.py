@@ -13,6 +13,8 @@ import orjson
 import paho.mqtt.client as mqtt
 
 from edge_agent.agent import EdgeAgent, Message, ProcessorKind
+from edge_agent.agent.messages import classify
+from edge_agent.agent.record_codec import record_size
 from edge_agent.contract import ContractValidator
 from edge_agent.local_broker import LocalBroker, free_port
 from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
@@ -63,9 +65,22 @@ def test_queues_stay_bounded_under_a_flood_and_nothing_is_lost(
     print(f"queue-full waits during the QoS 0 flood: {waits}")
 
 
+def messages_of(validator: ContractValidator, *, seed: int, count: int) -> list[Message]:
+    """The first `count` messages of a line, classified as the agent classifies them."""
+    batches = WeldLine(LineConfig(seed=seed, start_ms=START_MS, seq_start=0)).batches()
+    out = []
+    for mid, (_, topic, batch) in enumerate((next(batches) for _ in range(count)), start=1):
+        message = Message(topic, orjson.dumps(batch.payload), 1, False, False, mid, 1, 0.0)
+        message.verdict = classify(validator, topic, message.payload)
+        out.append(message)
+    return out
+
+
 def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
-    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+    broker: LocalBroker, endpoint: MqttEndpoint, contract_validator: ContractValidator, tmp_path: Path
 ) -> None:
+    """The spool fills while neither sealing nor uploads work, then while uploads alone do not: the
+    writer stops acknowledging within the bound it guarantees, and once there is room everything lands."""
     landing = tmp_path / "landing"
     landing.write_text("unreachable")
     limit, group = 400 * KiB, 32
@@ -76,17 +91,36 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
         spool={"max_bytes": limit, "segment_max_bytes": 100 * KiB},
         pipeline={"group_commit_max": group},
     )
+    # Sealing fails while a file stands where the sealed files' site folder goes (the sealer retries):
+    # the spool is its segments alone, and no sealing changes the usage while we measure it.
+    unsealable = settings.spool.dir / "sealed" / "plant-1"
+    unsealable.parent.mkdir(parents=True)
+    unsealable.write_text("not a folder")
     line = WeldLine(LineConfig(seed=53, start_ms=START_MS, seq_start=0))
+    largest_record = max(map(record_size, messages_of(contract_validator, seed=53, count=1500)))
     with running(EdgeAgent(settings)) as agent:
         report = publish_line(line, endpoint, max_messages=1500, speed=0)  # the broker takes all of it
         wait_until(lambda: agent.writer.blocked_on == "capture", 60, "the capture spool to fill")
         assert agent.status() == "DEGRADED" and agent.stats.events["capture_spool_full"] >= 1
+        assert agent.stats.events["seal_failures"] >= 1 and not agent.store.pending()
         captured = agent.stats.totals()["captured"]
         assert captured < 1500
-        # the bound is checked for each message before it is written; what can pass it is one record, the
-        # next segment's header and a segment being sealed (its sealed file exists until it is deleted),
-        # far less than a group of 32 records of a 100-sample batch (each well under 8 KiB)
-        assert agent.usage.used("capture") <= limit + group * 8 * KiB
+        # What the writer guarantees (see the `settings` docstring): the bound is checked for each message
+        # before it is written, so once full the spool is past it by at most the first record written
+        # into the last room, plus the header of the segment opened after the last write (the writer
+        # rotates the active segment when it stops; that one holds no record, so its size is its
+        # header). A segment being sealed would add its sealed file: none can be, here. Whatever the
+        # moment this is read (before or after that rotation), the sum holds. A writer that checked the
+        # whole group instead would pass the bound by up to a group (32 records, ~120 KiB).
+        used = agent.usage.used("capture")
+        header = agent.spools["capture"].active_path.stat().st_size  # type: ignore[union-attr]
+        assert limit <= used <= limit + largest_record + header, (used - limit, largest_record, header)
+        assert agent.stats.events["group_commits_split"] >= 1  # the last room took part of a group
+        # Sealing works again, uploads still do not: the sealed files replace the segments, and the
+        # writer goes on filling the room sealing frees and stopping again, acknowledging nothing more.
+        unsealable.unlink()
+        wait_until(lambda: agent.stats.events["sealed_files"] >= 1, 60, "sealing once the folder can be made")
+        assert agent.stats.totals()["uploaded"] == 0
         landing.unlink()
         wait_until(lambda: agent.stats.totals()["uploaded"] == 1500, 120, "everything, once there is room")
         assert agent.writer.blocked_on is None

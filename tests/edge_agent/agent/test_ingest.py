@@ -11,10 +11,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.agent.spool_dir import SpoolDirectory, SpoolInUse
-from edge_agent.contract import ContractValidator
+from edge_agent.contract import Contract, ContractValidator, default_contract_path, load_contract
 from edge_agent.landing_format import landing_key
 from edge_agent.local_broker import LocalBroker, free_port
 from edge_agent.mqtt_endpoint import MqttEndpoint, MqttProtocol, publish_confirmed
@@ -133,6 +134,52 @@ def test_heartbeat_is_retained_valid_and_the_final_one_says_offline(
     assert retained.retain and state["status"] == "OFFLINE"
     assert sum(c["captured"] for c in state["counters"].values()) == 200
     assert state["agent"] == "edge-test" and state["model_version"] == ""
+
+
+def older_contract(path: Path) -> Path:
+    """The shipped contract as it was at 1.0.0: its heartbeat schema without `queue_full_waits` (and
+    `additionalProperties: false`, so a heartbeat that has it is refused)."""
+    document = yaml.safe_load(default_contract_path().read_text(encoding="utf-8"))
+    document["info"]["version"] = "1.0.0"
+    del document["components"]["schemas"]["agentHeartbeat"]["properties"]["queue_full_waits"]
+    for example in document["components"]["messages"]["agentHeartbeat"]["examples"]:
+        example["payload"].pop("queue_full_waits", None)
+        example["payload"]["contract_version"] = "1.0.0"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_an_agent_given_an_older_copy_of_the_contract_starts_and_sends_heartbeats_it_accepts(
+    broker: LocalBroker, endpoint: MqttEndpoint, contract: Contract, tmp_path: Path
+) -> None:
+    """Fields the heartbeat gained in a later contract version are sent only when the loaded contract
+    declares them: an agent pointed at an older installed copy still starts (its Will is valid) and
+    publishes heartbeats valid against that copy."""
+    older = load_contract(older_contract(tmp_path / "uns-1.0.0.asyncapi.yaml"))
+    assert older.version == "1.0.0" and contract.version != older.version
+    older_validator = ContractValidator(older)
+    settings = make_settings(tmp_path, broker.port, contract_path=str(older.source))
+    shipped = contract.channel("agentHeartbeat").messages["agentHeartbeat"].examples[0].payload
+    assert "queue_full_waits" in shipped  # what the agent sends with the shipped contract...
+    refused = older_validator.check(settings.heartbeat_topic, orjson.dumps(shipped))
+    assert refused.error is not None and "queue_full_waits" in str(refused.error)  # ...the copy refuses
+    with Recorder(endpoint, [settings.heartbeat_topic]) as live:
+        with running(EdgeAgent(settings)) as agent:
+            assert agent.contract.version == "1.0.0" and agent.heartbeat_fields == frozenset()
+            wait_until(
+                lambda: any(orjson.loads(m.payload)["status"] == "ONLINE" for m in live.messages),
+                10,
+                "an ONLINE heartbeat",
+            )
+            will = agent.heartbeat.encode(agent._will_state())
+        wait_until(lambda: orjson.loads(live.messages[-1].payload)["status"] == "OFFLINE", 10, "OFFLINE")
+    assert will is not None
+    for raw in (will, *(m.payload for m in live.messages)):
+        verdict = older_validator.check(settings.heartbeat_topic, raw)
+        assert verdict.ok, verdict.error
+        state = orjson.loads(raw)
+        assert state["contract_version"] == "1.0.0" and "queue_full_waits" not in state
+    assert "heartbeat_invalid" not in agent.stats.events
 
 
 def test_the_heartbeat_is_published_whatever_the_limit_on_received_payloads(

@@ -8,12 +8,17 @@ captured the last message meant for it, any earlier message not meant for it wou
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import uuid
 from pathlib import Path
 
 import orjson
+import pytest
 
 from edge_agent.agent import EdgeAgent, EdgeSettings
+from edge_agent.agent.subscriptions import scoped_filters, stale_filters
+from edge_agent.contract import Contract
 from edge_agent.local_broker import LocalBroker
 from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.simulator import LineAddress, LineConfig, WeldLine
@@ -53,6 +58,33 @@ def topics_of(agent: EdgeAgent) -> set[str]:
     return set(agent.stats.topic_counters())
 
 
+def test_a_level_below_the_scope_that_a_channel_refuses_gives_no_stale_filter_and_no_error(
+    contract: Contract,
+) -> None:
+    """A `site` agent does not bind `line`: a `line` value that the telemetry channel's enum refuses
+    cannot have been subscribed for that channel by any run of this agent, so it is no stale filter
+    there and no reason to refuse the start. Bound by the agent's own scope, it still is an error."""
+    receives = contract.channels_for("receive")
+    weld = next(c for c in receives if c.id == "weldTelemetry")
+    only_two = dataclasses.replace(weld.parameters["line"], enum=("line-1", "line-2"))
+    constrained = dataclasses.replace(weld, parameters={**weld.parameters, "line": only_two})
+    channels = [constrained if c.id == weld.id else c for c in receives]
+    site = EdgeSettings.model_validate({"line": "line-9", "subscribe_scope": "site"})
+    assert scoped_filters(site, channels) == [
+        "acme/plant-1/+/+/+/weld/telemetry",
+        "acme/plant-1/+/+/_model/manifest",
+    ]
+    assert stale_filters(site, channels) == [
+        "acme/+/+/+/+/weld/telemetry",  # unbound, and enterprise (a single-value enum: the same)
+        "acme/+/+/+/_model/manifest",
+        "acme/plant-1/body-shop/+/+/weld/telemetry",  # area
+        "acme/plant-1/body-shop/+/_model/manifest",
+        "acme/plant-1/body-shop/line-9/_model/manifest",  # line: the manifest channel allows line-9
+    ]
+    with pytest.raises(ValueError, match=r"line 'line-9' is not one of \['line-1', 'line-2'\]"):
+        scoped_filters(site.model_copy(update={"subscribe_scope": "line"}), channels)
+
+
 def test_agents_of_two_lines_on_one_broker_each_capture_only_their_own_and_a_site_agent_both(
     broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
 ) -> None:
@@ -90,18 +122,33 @@ def test_agents_of_two_lines_on_one_broker_each_capture_only_their_own_and_a_sit
 
 
 def test_a_narrower_scope_after_a_restart_drops_the_wider_filters_the_session_kept(
-    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path
+    broker: LocalBroker, endpoint: MqttEndpoint, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The broker keeps a persistent session's subscriptions: an agent that ran with a wider scope (or
-    before scopes existed) would go on receiving other lines' messages unless it unsubscribes them."""
+    before scopes existed) would go on receiving other lines' messages unless it unsubscribes them. That
+    narrows what it receives, so it says so: a WARNING naming the filters and the setting, an event, and
+    the heartbeat's last_error. Only once: the next run's session holds none of them (MQTT 5 says so)."""
     wide = agent_settings(tmp_path, broker.port, "edge-line-1", "line-1", scope="enterprise")
     with running(EdgeAgent(wide)) as first:
         assert first.session.subscriptions[0] == "acme/+/+/+/+/weld/telemetry"
+        assert "stale_subscriptions_removed" not in first.stats.events  # a new session: nothing to remove
     narrow = wide.model_copy(update={"subscribe_scope": "line"})
     other, own = telemetry(LineAddress(line="line-2"), 1, seed=4), telemetry(LineAddress(), 1, seed=5)
-    with running(EdgeAgent(narrow)) as agent:
-        assert agent.session.session_present  # the same session: it held the wide filters
-        publish(endpoint, [*other, *own])
-        wait_until(lambda: captured(agent, own) >= 1, 30, "the agent's own line captured")
-        assert agent.stats.totals()["received"] == 1
-    assert topics_of(agent) == {own[0][0]}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="edge_agent.agent.mqtt_session"):
+        with running(EdgeAgent(narrow)) as agent:
+            assert agent.session.session_present  # the same session: it held the wide filters
+            # the UNSUBACK is handled before the SUBACK that `running` waited for
+            removed = ["acme/+/+/+/+/weld/telemetry", "acme/+/+/+/_model/manifest"]
+            assert agent.stats.events["stale_subscriptions_removed"] == len(removed)
+            warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+            assert len(warnings) == 1 and str(removed) in warnings[0], warnings
+            assert "subscribe_scope: site" in warnings[0] and "subscribe_scope: enterprise" in warnings[0]
+            assert agent.heartbeat_state()["last_error"] == warnings[0]
+            publish(endpoint, [*other, *own])
+            wait_until(lambda: captured(agent, own) >= 1, 30, "the agent's own line captured")
+            assert agent.stats.totals()["received"] == 1
+        assert topics_of(agent) == {own[0][0]}
+        with running(EdgeAgent(narrow)) as again:
+            assert again.session.session_present
+            assert "stale_subscriptions_removed" not in again.stats.events and again.stats.last_error is None

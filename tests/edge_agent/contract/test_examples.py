@@ -40,6 +40,17 @@ def test_example_is_valid(contract_validator: ContractValidator, channel_id, mes
     ).validate(example.payload)
 
 
+def test_examples_name_the_version_of_the_document_they_are_in(contract: Contract) -> None:
+    versions = {
+        example.payload["contract_version"]
+        for channel in contract.channels.values()
+        for message in channel.messages.values()
+        for example in message.examples
+        if "contract_version" in example.payload
+    }
+    assert versions == {contract.version}
+
+
 def test_all_four_kinds_of_mutation_are_generated_for_every_message() -> None:
     kinds_by_message: dict[str, set[str]] = {}
     for channel_id, _schema, mutation in (p.values for p in MUTATIONS):

@@ -170,6 +170,12 @@ def _evaluate_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, 
     return summary
 
 
+def _evaluate_folder(capsys: pytest.CaptureFixture[str], folder: Path, out: Path) -> dict[str, Any]:
+    """`_evaluate_json` on the folder's train.csv and test.csv."""
+    train, test = str(folder / "train.csv"), str(folder / "test.csv")
+    return _evaluate_json(capsys, "--train", train, "--test", test, "--out", str(out))
+
+
 def test_the_training_files_label_column_is_found_by_name_like_the_test_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -218,15 +224,7 @@ def test_a_headerless_file_with_a_text_time_column_keeps_every_row_in_order(
         with (tmp_path / name).open("w", newline="") as handle:
             csv.writer(handle).writerows(table)  # no header line: the first line is data
     out = tmp_path / "p.csv"
-    summary = _evaluate_json(
-        capsys,
-        "--train",
-        str(tmp_path / "train.csv"),
-        "--test",
-        str(tmp_path / "test.csv"),
-        "--out",
-        str(out),
-    )
+    summary = _evaluate_folder(capsys, tmp_path, out)
     assert summary["time_column"] == "column_0" and summary["signals"] == ["column_1", "column_2", "column_3"]
     assert summary["test_rows"] == 400
     scores = pl.read_csv(out)["score"].to_numpy()
@@ -245,15 +243,21 @@ def test_a_test_file_without_the_training_signals_is_refused_before_any_training
     assert epochs == []  # refused in seconds, not after minutes of training
 
 
-def _clock_files(tmp_path: Path, test_b: list[object] | None = None) -> tuple[Path, Path]:
-    """`elapsed_s` (no time name, steps of 0.5 s) runs on from the training file into the test file."""
+def _clock_files(
+    tmp_path: Path, test_b: list[object] | None = None, counter: bool = False
+) -> tuple[Path, Path]:
+    """`elapsed_s` (no time name, steps of 0.5 s) runs on from the training file into the test file; so
+    does `weld_count` (`counter`: 20 rows a weld, repeats, weld 50 spans both files)."""
     for name, n, seed, first in (("train.csv", 1000, 1, 0), ("test.csv", 300, 2, 1000)):
         values = _series(n, seed)
         b = test_b if name == "test.csv" and test_b is not None else np.round(values[:, 1], 4).tolist()
         _write(
             tmp_path / name,
-            ["elapsed_s", "a", "b"],
-            [[0.5 * (first + i), round(r[0], 4), v] for i, (r, v) in enumerate(zip(values, b, strict=True))],
+            ["elapsed_s", *(["weld_count"] if counter else []), "a", "b"],
+            [
+                [0.5 * (first + i), *([(first + i + 10) // 20] if counter else []), round(r[0], 4), v]
+                for i, (r, v) in enumerate(zip(values, b, strict=True))
+            ],
         )
     return tmp_path / "train.csv", tmp_path / "test.csv"
 
@@ -299,3 +303,81 @@ def test_a_test_file_without_any_signal_value_or_with_text_is_refused_before_tra
     with pytest.raises(ValueError, match=r"\['a'\] are numeric in the training file but hold text.*ERR"):
         evaluate_files(train, test, None, on_epoch=epochs.append)
     assert epochs == []
+
+
+def test_a_counter_with_repeats_running_on_into_the_test_file_is_no_signal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = _clock_files(tmp_path, counter=True)
+    out = tmp_path / "p.csv"
+    code = main(["evaluate", "--train", str(train), "--test", str(test), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert (
+        "time column: elapsed_s (numeric and strictly increasing through the training and the test file, "
+        "every test value at or above the training maximum 499.5: a clock or counter that orders the rows"
+    ) in printed
+    assert (
+        "ignored column 'weld_count': numeric and non-decreasing through the training and the test file, "
+        "every test value at or above the training maximum 50: a clock or counter, not a signal (its test "
+        "values lie beyond the training range: every row would look anomalous)"
+    ) in printed
+    assert "signals (2): a, b" in printed
+    flagged = pl.read_csv(out)["is_anomaly"].to_numpy()
+    assert len(flagged) == 300 and flagged.mean() < 0.3  # as a signal, weld_count flagged every row
+
+
+def test_a_heat_up_ramp_rising_in_both_files_stays_a_signal_and_its_overheat_is_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(8)
+
+    def ramp(last: float, n: int) -> np.ndarray:  # 20 C upwards, noisy, yet rising at every step
+        steps = rng.uniform(0.05, 0.30, n - 1)
+        return 20 + np.concatenate([[0.0], np.cumsum(steps)]) * (last - 20) / steps.sum()
+
+    for name, values, heat in (
+        ("train.csv", _series(1000, 1), ramp(198, 1000)),
+        ("test.csv", _series(1340, 2), ramp(258, 1340)),
+    ):
+        _write(
+            tmp_path / name,
+            ["a", "b", "furnace_c"],
+            [[*np.round(r[:2], 4), round(t, 3)] for r, t in zip(values, heat, strict=True)],
+        )
+    test_heat = pl.read_csv(tmp_path / "test.csv")["furnace_c"].to_numpy()
+    assert np.all(np.diff(test_heat) > 0)  # the old rule took it for a clock and dropped it
+    out = tmp_path / "p.csv"
+    summary = _evaluate_folder(capsys, tmp_path, out)
+    assert summary["signals"] == ["a", "b", "furnace_c"] and summary["ignored_columns"] == {}
+    assert summary["time_column"] is None and summary["notes"] == []
+    predictions = pl.read_csv(out)
+    scores, flagged = predictions["score"].to_numpy(), predictions["is_anomaly"].to_numpy()
+    # The overheat (beyond 198 C, never trained on) is what the column is for; the heat-up is normal.
+    assert flagged[test_heat > 220].mean() > 0.8 and flagged[test_heat < 180].mean() < 0.1
+    assert scores[test_heat > 220].mean() > 5 * scores[test_heat < 180].mean()
+
+
+def test_a_rising_training_column_missing_from_the_test_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    train, test = _clock_files(tmp_path, counter=True)
+    pl.read_csv(test).drop("weld_count").write_csv(test)
+    epochs: list[object] = []
+    with pytest.raises(ValueError, match=r"lacks the signal columns \['weld_count'\]"):
+        evaluate_files(train, test, None, on_epoch=epochs.append)
+    pl.read_csv(test).drop("elapsed_s").write_csv(test)  # a clock too: no longer taken for the time
+    with pytest.raises(ValueError, match=r"lacks the signal columns \['elapsed_s', 'weld_count'\]"):
+        evaluate_files(train, test, None, on_epoch=epochs.append)
+    assert epochs == []
+
+
+def test_a_one_row_test_file_turns_no_column_into_a_clock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = _clock_files(tmp_path, counter=True)
+    test.write_text("elapsed_s,weld_count,a,b\n600,60,0.1,0.2\n")
+    out = tmp_path / "p.csv"
+    summary = _evaluate_json(capsys, "--train", str(train), "--test", str(test), "--out", str(out))
+    assert summary["time_column"] is None and summary["signals"] == ["elapsed_s", "weld_count", "a", "b"]
+    notes = " ".join(summary["notes"])
+    assert "column 'elapsed_s' rises through the training file" in notes and "'weld_count'" in notes
+    assert "take one value only" in notes and pl.read_csv(out).height == 1

@@ -143,7 +143,11 @@ class CrashAfter(LakeStore):
         return result
 
 
-@pytest.mark.parametrize("crash_after", [RAW_UNS_CAPTURES, VALIDATED_TELEMETRY, QUARANTINED_MESSAGES])
+@pytest.mark.parametrize(
+    "crash_after",
+    [RAW_UNS_CAPTURES, VALIDATED_TELEMETRY, QUARANTINED_MESSAGES],
+    ids=["bronze", "silver", "quarantine"],
+)
 def test_a_run_dying_between_commits_is_completed_by_a_rerun(
     lake: LocalLake, contract: Contract, line_messages: list[Message], crash_after: TableRef
 ) -> None:

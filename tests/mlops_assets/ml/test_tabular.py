@@ -94,6 +94,85 @@ def test_a_numeric_clock_through_both_files_orders_rows_and_is_no_signal(tmp_pat
     assert detect_columns(train.head(10), None, None, test=test).time is None
 
 
+def _rising(rng: np.random.Generator, first: float, last: float, n: int) -> np.ndarray:
+    """A noisy ramp from `first` to `last` that still rises at every step (a furnace heating up)."""
+    steps = rng.uniform(0.2, 1.8, n - 1)
+    return np.concatenate([[0.0], np.cumsum(steps)]) * (last - first) / steps.sum() + first
+
+
+def test_a_counter_with_repeats_is_no_signal_and_a_ramp_starting_again_in_the_test_file_is_one(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(1)
+    # weld_count repeats within a weld and runs on into the test file (weld 49 spans both files);
+    # furnace_c heats up 20 -> 198 C in training, 20 -> 258 C (overheat) in the test file: it rises at
+    # every step in both, but the test file starts inside the training range, so it is a signal.
+    train = _csv(
+        tmp_path / "train.csv",
+        "weld_count,furnace_c,noise",
+        [(i // 20, t, rng.normal()) for i, t in enumerate(_rising(rng, 20, 198, 1000))],
+    )
+    test = _csv(
+        tmp_path / "test.csv",
+        "weld_count,furnace_c,noise",
+        [(49 + (i + 10) // 20, t, rng.normal()) for i, t in enumerate(_rising(rng, 20, 258, 300))],
+    )
+    for frame in (train, test):  # rising at every step: the old rule took it for a clock
+        assert np.all(np.diff(frame["furnace_c"].to_numpy()) > 0)
+    columns = detect_columns(train, None, None, test=test)
+    assert columns.signals == ["furnace_c", "noise"] and columns.notes == []
+    # Repeats: a counter, not a clock; it never orders the rows.
+    assert columns.time is None
+    assert columns.ignored["weld_count"] == (
+        "numeric and non-decreasing through the training and the test file, every test value at or above "
+        "the training maximum 49: a clock or counter, not a signal (its test values lie beyond the training "
+        "range: every row would look anomalous)"
+    )
+    # Counting down, mirrored: a tank draining through both files.
+    mirrored = detect_columns(
+        train.with_columns(-pl.col("weld_count")), None, None, test=test.with_columns(-pl.col("weld_count"))
+    )
+    assert (
+        "non-increasing" in mirrored.ignored["weld_count"] and "minimum -49" in mirrored.ignored["weld_count"]
+    )
+    # Restarting in the test file (a counter reset), or falling back there: a signal again.
+    for later in (test["weld_count"] - 49, test["weld_count"].reverse()):
+        assert "weld_count" in detect_columns(train, None, None, test=test.with_columns(later)).signals
+    # Missing from the test file, or text there: a signal (scoring then says what is wrong).
+    assert "weld_count" in detect_columns(train, None, None, test=test.drop("weld_count")).signals
+    as_text = test.with_columns(pl.col("weld_count").cast(pl.String))
+    assert "weld_count" in detect_columns(train, None, None, test=as_text).signals
+
+
+def test_test_values_beyond_the_range_that_do_not_move_keep_a_column_a_signal_with_a_note(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(2)
+    train = _csv(
+        tmp_path / "train.csv",
+        "elapsed_s,weld_count,furnace_c",
+        [(0.5 * i, i // 20, t) for i, t in enumerate(_rising(rng, 20, 198, 400))],
+    )
+    # One row beyond the training range: a clock running on, or a furnace overheating? One value
+    # cannot tell, so nothing is dropped on its strength; the note says why the row may be flagged.
+    one_row = _csv(tmp_path / "one.csv", "elapsed_s,weld_count,furnace_c", [(200.0, 20, 250.0)])
+    columns = detect_columns(train, None, None, test=one_row)
+    assert columns.time is None and columns.signals == ["elapsed_s", "weld_count", "furnace_c"]
+    assert len(columns.notes) == 3 and "'furnace_c' rises through the training file" in columns.notes[2]
+    # Within the training range, a single row raises no doubt at all.
+    inside = _csv(tmp_path / "inside.csv", "elapsed_s,weld_count,furnace_c", [(10.0, 3, 40.0)])
+    assert detect_columns(train, None, None, test=inside).notes == []
+    # Constant through a longer test file (one weld, a furnace stuck hot): the same, still signals.
+    stuck = _csv(
+        tmp_path / "stuck.csv",
+        "elapsed_s,weld_count,furnace_c",
+        [(200 + 0.5 * i, 20, 250.0) for i in range(50)],
+    )
+    columns = detect_columns(train, None, None, test=stuck)
+    assert columns.time == "elapsed_s" and columns.signals == ["weld_count", "furnace_c"]
+    assert [note.split("'")[1] for note in columns.notes] == ["weld_count", "furnace_c"]
+
+
 def test_an_empty_column_is_an_empty_numeric_one(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("a,b,c\n1,,x\n5,n/a,y\n2,,z\n")
