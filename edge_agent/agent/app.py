@@ -224,9 +224,6 @@ class EdgeAgent:
             **self.downstream.depths(),
         }
 
-    def _heartbeat_queue_full_waits(self, waits: dict[str, int]) -> dict[str, int] | None:
-        return waits if "queue_full_waits" in self.heartbeat_fields else None
-
     def queue_full_waits(self) -> dict[str, int]:
         """Times a producer found a bounded queue full and had to wait (back-pressure), per queue."""
         return {queue.name: queue.full_waits for queue in (self.ingress, self.capture_queue)}
@@ -250,10 +247,11 @@ class EdgeAgent:
             contract_version=self.contract.version,
             stats=self.stats,
             queue_depths=self.queue_depths(),
-            queue_full_waits=self._heartbeat_queue_full_waits(self.queue_full_waits()),
+            queue_full_waits=self.queue_full_waits(),
             spool_bytes=self.usage.total,
             upload_backlog_files=len(self.store.pending()),
             last_error=self.stats.last_error,
+            declared=self.heartbeat_fields,
         )
 
     def _will_state(self) -> dict[str, Any]:
@@ -264,11 +262,12 @@ class EdgeAgent:
             contract_version=self.contract.version,
             stats=None,
             queue_depths={},
-            queue_full_waits=self._heartbeat_queue_full_waits({}),
+            queue_full_waits={},
             spool_bytes=0,
             upload_backlog_files=0,
             last_error="connection lost without a clean disconnect",
             now=self.started_at,
+            declared=self.heartbeat_fields,
         )
 
     def gauges(self) -> dict[str, Any]:

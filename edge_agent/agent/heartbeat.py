@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Literal
 
 import orjson
@@ -54,14 +54,16 @@ def heartbeat_payload(
     contract_version: str,
     stats: Stats | None,
     queue_depths: dict[str, int],
-    queue_full_waits: dict[str, int] | None,
+    queue_full_waits: dict[str, int],
     spool_bytes: int,
     upload_backlog_files: int,
     last_error: str | None,
     model_version: str = "",
     now: float | None = None,
+    declared: Collection[str] = ADDED_FIELDS,
 ) -> dict[str, Any]:
-    """The heartbeat's fields; `queue_full_waits` is left out when None (a contract that predates it)."""
+    """The heartbeat's fields; those of `ADDED_FIELDS` not in `declared` (the fields the loaded contract
+    takes, `contract_declares`) are left out."""
     now = time.time() if now is None else now
     dropped = stats.snapshot()["dropped"] if stats is not None else {}
     payload = {
@@ -80,8 +82,9 @@ def heartbeat_payload(
         "upload_backlog_files": upload_backlog_files,
         "last_error": last_error,
     }
-    if queue_full_waits is None:
-        del payload["queue_full_waits"]
+    for field in ADDED_FIELDS:
+        if field not in declared:
+            del payload[field]
     return payload
 
 

@@ -18,42 +18,12 @@ agent that used to capture a whole site (a configuration from before `subscribe_
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from edge_agent.agent.settings import SCOPE_LEVELS, EdgeSettings
-from edge_agent.contract import ChannelMatcher, ChannelSpec, ParameterSpec
+from edge_agent.contract import ChannelMatcher, ChannelSpec
 
 __all__ = ["bound_filters", "scoped_filters", "stale_filters"]
-
-_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-
-
-def _problem(spec: ParameterSpec, value: str) -> str | None:
-    if spec.enum is not None and value not in spec.enum:
-        return f"is not one of {sorted(spec.enum)}"
-    if spec.pattern and not re.fullmatch(spec.pattern, value):
-        return f"does not match {spec.pattern}"
-    return None
-
-
-def _bind(channel: ChannelSpec, bindings: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(filter, None) for the channel with each parameter in `bindings` replaced by its value, or (None,
-    why) when a value breaks the parameter's constraint (the filter would never match)."""
-    levels = ChannelMatcher(channel).subscription_filter.split("/")
-    address = channel.address.split("/")
-    if len(levels) != len(address):  # the router's filter has one level per address level
-        raise ValueError(f"channel {channel.id}: filter {'/'.join(levels)!r} does not follow its address")
-    for index, level in enumerate(address):
-        found = _PARAM.match(level)
-        name = found.group(1) if found else None
-        if name is None or name not in bindings:
-            continue
-        problem = _problem(channel.parameters[name], bindings[name])
-        if problem is not None:
-            return None, f"{name} {bindings[name]!r} {problem} (channel {channel.id} of the contract)"
-        levels[index] = bindings[name]
-    return "/".join(levels), None
 
 
 def bound_filters(channels: Iterable[ChannelSpec], bindings: Mapping[str, str]) -> list[str]:
@@ -61,7 +31,7 @@ def bound_filters(channels: Iterable[ChannelSpec], bindings: Mapping[str, str]) 
     value. Raises ValueError when a value breaks the parameter's constraint (it would never match)."""
     filters: list[str] = []
     for channel in channels:
-        found, problem = _bind(channel, bindings)
+        found, problem = ChannelMatcher(channel).bound_filter(bindings)
         if found is None:
             raise ValueError(f"{problem}: the agent would receive nothing")
         filters.append(found)
@@ -82,11 +52,12 @@ def stale_filters(settings: EdgeSettings, channels: Sequence[ChannelSpec]) -> li
     reason to refuse the start."""
     current = set(scoped_filters(settings, channels))
     own: dict[str, str] = {level: getattr(settings, level) for level in SCOPE_LEVELS}
+    matchers = [ChannelMatcher(channel) for channel in channels]
     others: list[str] = []
     for depth in range(len(SCOPE_LEVELS) + 1):
         bindings: dict[str, str] = {level: own[level] for level in SCOPE_LEVELS[:depth]}
-        for channel in channels:
-            found, _ = _bind(channel, bindings)
+        for matcher in matchers:
+            found, _ = matcher.bound_filter(bindings)
             if found is not None:
                 others.append(found)
     return [f for f in dict.fromkeys(others) if f not in current]

@@ -84,6 +84,19 @@ class ChannelMatcher:
         self.subscription_filter = "/".join(filter_levels)
         self.depth = len(levels)
 
+    def bound_filter(self, values: Mapping[str, str]) -> tuple[str | None, str | None]:
+        """The subscription filter with each parameter named in `values` bound to its value: (filter,
+        None), or (None, why) when a value breaks the parameter's `enum` or `x-pattern` (the filter would
+        never match a topic of this channel)."""
+        levels = self.subscription_filter.split("/")
+        for index, level in enumerate(self._levels):
+            if isinstance(level, _ParameterCheck) and level.name in values:
+                problem = level.problem(values[level.name])
+                if problem is not None:
+                    return None, f"{level.name} {problem} (channel {self.channel.id} of the contract)"
+                levels[index] = values[level.name]
+        return "/".join(levels), None
+
     def fits(self, levels: list[str]) -> bool:
         """True when the topic has this address's shape (same depth, same literal levels)."""
         if len(levels) != self.depth:
