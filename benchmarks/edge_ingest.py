@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, row
 from edge_agent.agent import EdgeAgent, EdgeSettings, Message, ProcessorKind
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine
+from edge_agent.uns.endpoint import MqttEndpoint, connect_and_wait, new_client, publish_confirmed
+from edge_agent.uns.local_broker import LocalBroker
 
 FILTER = "acme/+/+/+/+/weld/telemetry"
 START_MS = 1_763_740_800_000

@@ -26,9 +26,9 @@ import dagster as dg
 import polars as pl
 
 from edge_agent.agent import EdgeAgent, EdgeSettings
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from edge_agent.uns.endpoint import MqttEndpoint, publish_confirmed
+from edge_agent.uns.local_broker import LocalBroker
 from mlops_assets.definitions import build_definitions
 from mlops_assets.environment import local_home, prepare_local_instance
 from mlops_assets.lake import LakeStore

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from edge_agent.contract import Contract, ContractValidator, load_contract
-from edge_agent.local_broker import LocalBroker, mosquitto_path
-from edge_agent.mqtt_endpoint import MqttEndpoint
-from edge_agent.simulator.flash_butt import default_flash_butt_dir
+from edge_agent.domain.flash_butt import default_flash_butt_dir
+from edge_agent.uns.endpoint import MqttEndpoint
+from edge_agent.uns.local_broker import LocalBroker, mosquitto_path
 from tests.postgres import PostgresServer, postgres_bin_dir
 from tests.s3 import MotoS3
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.uns.endpoint import MqttEndpoint, connect_and_wait, new_client
 
 
 @dataclass

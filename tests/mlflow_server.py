@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from edge_agent.local_broker import free_port
+from edge_agent.uns.local_broker import free_port
 from tests.postgres import PostgresServer
 from tests.s3 import MotoS3
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from edge_agent.local_broker import free_port
+from edge_agent.uns.local_broker import free_port
 
 __all__ = ["PostgresServer", "postgres_bin_dir"]
 

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from edge_agent.local_broker import free_port
+from edge_agent.uns.local_broker import free_port
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

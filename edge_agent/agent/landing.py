@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge_agent.agent.settings import LandingSettings
-from edge_agent.fsutil import file_sha256, fsync_dir, makedirs_durable, temp_path_for
+from edge_agent.files.fsutil import file_sha256, fsync_dir, makedirs_durable, temp_path_for
 
 __all__ = ["LandingConflict", "LandingZone", "LocalLanding", "PutOutcome", "S3Landing", "open_landing"]
 

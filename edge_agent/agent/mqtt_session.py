@@ -52,7 +52,7 @@ from edge_agent.agent.buffers import BatchQueue, QueueClosed
 from edge_agent.agent.messages import Message
 from edge_agent.agent.settings import EdgeSettings
 from edge_agent.agent.stats import Stats
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_properties, new_client
+from edge_agent.uns.endpoint import MqttEndpoint, connect_properties, new_client
 
 __all__ = ["MqttSession", "endpoint_from_settings"]
 

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from edge_agent.agent.messages import SpoolKind
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
-from edge_agent.fsutil import fsync_dir
-from edge_agent.landing_format import LandingKey, parse_landing_key
+from edge_agent.files.fsutil import fsync_dir
+from edge_agent.files.landing_format import LandingKey, parse_landing_key
 
 __all__ = ["PendingFile", "SealedStore"]
 

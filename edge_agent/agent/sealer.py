@@ -29,7 +29,7 @@ from edge_agent.agent.sealing import seal_segment
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.agent.stats import Stats
 from edge_agent.agent.supervision import FatalHandler, restart_worker, start_stage
-from edge_agent.fsutil import fsync_dir
+from edge_agent.files.fsutil import fsync_dir
 
 __all__ = ["Sealer"]
 

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 
 from edge_agent.agent.messages import SpoolKind
 from edge_agent.agent.record_codec import SegmentHeader, SpoolRecord, scan
-from edge_agent.fsutil import makedirs_durable, replace_atomically
-from edge_agent.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, LandingKey, landing_key
+from edge_agent.files.fsutil import makedirs_durable, replace_atomically
+from edge_agent.files.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, LandingKey, landing_key
 
 __all__ = ["SealedFile", "build_table", "seal_segment"]
 

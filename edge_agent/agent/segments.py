@@ -23,7 +23,7 @@ from edge_agent.agent.dedup import DigestWindow
 from edge_agent.agent.messages import Message, SpoolKind
 from edge_agent.agent.record_codec import encode_header, encode_record, scan
 from edge_agent.agent.spool_usage import SpoolUsage
-from edge_agent.fsutil import fsync_dir, replace_atomically
+from edge_agent.files.fsutil import fsync_dir, replace_atomically
 
 __all__ = ["RecoveryReport", "SegmentSpool", "list_segments"]
 

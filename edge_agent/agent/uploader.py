@@ -37,7 +37,7 @@ from edge_agent.agent.sealed_store import PendingFile, SealedStore
 from edge_agent.agent.settings import LandingSettings
 from edge_agent.agent.stats import Stats
 from edge_agent.agent.supervision import FatalHandler, start_stage
-from edge_agent.fsutil import makedirs_durable
+from edge_agent.files.fsutil import makedirs_durable
 
 __all__ = ["UNREADABLE_STRIKES", "Uploader"]
 

@@ -37,7 +37,7 @@ from edge_agent.features.manifest import (
 )
 from edge_agent.features.spec import FeatureSpec
 from edge_agent.features.weld_score import WeldScorer
-from edge_agent.fsutil import file_sha256
+from edge_agent.files.fsutil import file_sha256
 
 __all__ = [
     "FEATURE_SPEC_FILE",
@@ -60,7 +60,7 @@ PROFILE_FILE = "reference_profile.parquet"
 MANIFEST_FILE = "manifest.json"
 
 file_digest = file_sha256
-"""(SHA-256 hex, size in bytes) of a file: the one shared `edge_agent.fsutil.file_sha256`."""
+"""(SHA-256 hex, size in bytes) of a file: the one shared `edge_agent.files.fsutil.file_sha256`."""
 
 
 @dataclass(frozen=True)

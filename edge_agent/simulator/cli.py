@@ -14,11 +14,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from edge_agent.mqtt_endpoint import add_endpoint_arguments, endpoint_from_arguments
-from edge_agent.simulator.flash_butt import default_flash_butt_dir, flash_butt_records, iter_flash_butt
-from edge_agent.simulator.line import LineAddress, LineConfig, WeldLine
+from edge_agent.domain.flash_butt import default_flash_butt_dir, flash_butt_records, iter_flash_butt
+from edge_agent.domain.lines import LineAddress
+from edge_agent.domain.welds import Weld
+from edge_agent.simulator.line import LineConfig, WeldLine
 from edge_agent.simulator.publisher import publish_line
-from edge_agent.simulator.welds import AnomalyKind, Weld
+from edge_agent.simulator.welds import AnomalyKind
+from edge_agent.uns.endpoint import add_endpoint_arguments, endpoint_from_arguments
 
 __all__ = ["PASSWORD_VARIABLE", "main", "parse_args"]
 

@@ -11,27 +11,12 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from edge_agent.simulator.batching import TelemetryBatch, batch_weld
-from edge_agent.simulator.welds import AnomalyKind, SyntheticWeldGenerator, Weld
+from edge_agent.domain.batches import TelemetryBatch, batch_weld
+from edge_agent.domain.lines import LineAddress
+from edge_agent.domain.welds import Weld
+from edge_agent.simulator.welds import AnomalyKind, SyntheticWeldGenerator
 
-__all__ = ["LineAddress", "LineConfig", "WeldLine"]
-
-
-@dataclass(frozen=True)
-class LineAddress:
-    """Where a line sits in the ISA-95 hierarchy of the UNS."""
-
-    enterprise: str = "acme"
-    site: str = "plant-1"
-    area: str = "body-shop"
-    line: str = "line-1"
-
-    def cell_topic(self, cell: str, data: str = "weld/telemetry") -> str:
-        return f"{self.enterprise}/{self.site}/{self.area}/{self.line}/{cell}/{data}"
-
-    @property
-    def prefix(self) -> str:
-        return f"{self.enterprise}/{self.site}/{self.area}/{self.line}"
+__all__ = ["LineConfig", "WeldLine"]
 
 
 @dataclass(frozen=True)

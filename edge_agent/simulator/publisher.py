@@ -13,24 +13,13 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.domain.batches import SentBatch
 from edge_agent.simulator.line import WeldLine
+from edge_agent.uns.endpoint import MqttEndpoint, connect_and_wait, new_client
 
-__all__ = ["PublishReport", "SentBatch", "publish_line"]
+__all__ = ["PublishReport", "publish_line"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SentBatch:
-    """Ground truth of one published message."""
-
-    cell: str
-    topic: str
-    seq: int
-    weld_id: str
-    label: str | None
-    drifted: bool
 
 
 @dataclass

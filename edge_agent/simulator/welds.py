@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_agent.domain.welds import Weld
+
 __all__ = [
     "DRIFT_MATERIAL",
     "MATERIALS",
@@ -30,7 +32,6 @@ __all__ = [
     "AnomalyKind",
     "OperatingPoint",
     "SyntheticWeldGenerator",
-    "Weld",
 ]
 
 SIGNALS = ("current_a", "voltage_v", "wire_feed_m_min", "gas_flow_l_min", "travel_speed_mm_s")
@@ -61,27 +62,6 @@ MATERIALS: Mapping[str, OperatingPoint] = {
 }
 DEFAULT_MATERIAL = "steel-s235-1.2mm"
 DRIFT_MATERIAL = "steel-s355-1.2mm"
-
-
-@dataclass(frozen=True)
-class Weld:
-    """One weld's samples. `label` is None for a normal weld, else the defect's name."""
-
-    weld_id: str
-    start_ms: int
-    sample_interval_ms: float
-    signals: Mapping[str, np.ndarray]
-    label: str | None = None
-    recipe: str | None = None
-    drifted: bool = False
-
-    @property
-    def n_samples(self) -> int:
-        return len(next(iter(self.signals.values())))
-
-    @property
-    def duration_ms(self) -> float:
-        return self.n_samples * self.sample_interval_ms
 
 
 @dataclass

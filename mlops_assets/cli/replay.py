@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge_agent.mqtt_endpoint import add_endpoint_arguments
 from edge_agent.simulator.cli import PASSWORD_VARIABLE
+from edge_agent.uns.endpoint import add_endpoint_arguments
 
 __all__ = ["register", "run"]
 
@@ -47,8 +47,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_agent.mqtt_endpoint import endpoint_from_arguments
-    from edge_agent.simulator import LineAddress, LineConfig, WeldLine, publish_line
+    from edge_agent.domain import LineAddress
+    from edge_agent.simulator import LineConfig, WeldLine, publish_line
+    from edge_agent.uns.endpoint import endpoint_from_arguments
     from mlops_assets.ml.replay_source import read_replay_source
 
     if not 1 <= args.batch <= 4096:

@@ -1,6 +1,6 @@
 """Bronze rows: every landing-file row as received, with the file it came from.
 
-A landing file (capture or quarantine, `edge_agent.landing_format`) becomes rows of
+A landing file (capture or quarantine, `edge_agent.files.landing_format`) becomes rows of
 `raw_uns_captures`: the captured message (topic, channel parameters, payload bytes, receive time,
 agent) plus `file_id` (the file's path under the landing root, `landing_file_id`), `file_kind`,
 the edge's refusal reason for quarantine files, and the Delta partition columns `date` (the landing
@@ -14,7 +14,7 @@ import datetime as dt
 import polars as pl
 import pyarrow as pa
 
-from edge_agent.landing_format import CAPTURE_SCHEMA, LandingKey
+from edge_agent.files.landing_format import CAPTURE_SCHEMA, LandingKey
 from mlops_assets.landing.zone import landing_file_id
 
 __all__ = ["BRONZE_SCHEMA", "LandingFileError", "bronze_rows"]

@@ -24,7 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edge_agent.contract import ContractValidator, TopicMatch, load_contract
-from edge_agent.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, FileKind, LandingKey, landing_key
+from edge_agent.files.landing_format import (
+    CAPTURE_SCHEMA,
+    QUARANTINE_SCHEMA,
+    FileKind,
+    LandingKey,
+    landing_key,
+)
 from edge_agent.simulator import LineConfig, WeldLine
 
 __all__ = ["LocalTarget", "Message", "S3Target", "simulator_messages", "write_landing_files"]

@@ -1,7 +1,7 @@
 """The landing zone as the lake reads it: list sealed landing files and read them as Arrow tables.
 
 Two implementations of one small interface: a local folder and `s3://bucket/prefix`. Paths follow
-`edge_agent.landing_format` (`<site>/<line>/<agent>/<yyyy-mm-dd>/<kind>-<agent>-<first>-<last>.parquet`);
+`edge_agent.files.landing_format` (`<site>/<line>/<agent>/<yyyy-mm-dd>/<kind>-<agent>-<first>-<last>.parquet`);
 anything else under the root (temporary uploads, notes) is skipped and counted, never guessed at.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edge_agent.landing_format import LandingKey, parse_landing_key
+from edge_agent.files.landing_format import LandingKey, parse_landing_key
 from mlops_assets.lake.s3 import s3_client_kwargs
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_agent.simulator import FlashButtRecord, LineAddress, flash_butt_records, read_flash_butt
+from edge_agent.domain import FlashButtRecord, LineAddress, flash_butt_records, read_flash_butt
 from mlops_assets.lake import LakeStore
 from mlops_assets.ml.labels import flash_butt_labels, write_labels
 from mlops_assets.ml.line_eval import evaluate_line

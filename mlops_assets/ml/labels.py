@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
-from edge_agent.simulator import FlashButtRecord, SentBatch
+from edge_agent.domain import FlashButtRecord, SentBatch
 from mlops_assets.lake import LakeStore, TableRef
 
 __all__ = ["WELD_LABELS", "flash_butt_labels", "label_map", "simulator_labels", "write_labels"]

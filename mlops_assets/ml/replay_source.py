@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_agent.domain import Weld
 from edge_agent.features import fill_missing
-from edge_agent.simulator import Weld
 from mlops_assets.ml.byod import row_segments
 from mlops_assets.ml.tabular import detect_columns, read_table, time_values
 

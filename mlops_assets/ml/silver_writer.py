@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from edge_agent.contract import load_contract
-from edge_agent.simulator import LineAddress, Weld, batch_weld
+from edge_agent.domain import LineAddress, Weld, batch_weld
 from mlops_assets.lake import SILVER_FIXED_SCHEMA, VALIDATED_TELEMETRY, LakeStore, WriteResult
 
 __all__ = ["silver_rows", "write_silver"]

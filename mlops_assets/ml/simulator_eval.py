@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edge_agent.simulator import LineAddress, SyntheticWeldGenerator
+from edge_agent.domain import LineAddress
+from edge_agent.simulator import SyntheticWeldGenerator
 from mlops_assets.lake import LakeStore
 from mlops_assets.ml.labels import _frame, write_labels
 from mlops_assets.ml.line_eval import evaluate_line

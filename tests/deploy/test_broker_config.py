@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.local_broker import LocalBroker, free_port, mosquitto_path
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from edge_agent.uns.endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.uns.local_broker import LocalBroker, free_port, mosquitto_path
 from tests.edge_agent.agent.support import (
     cell_seq_counts,
     local_landing_files,

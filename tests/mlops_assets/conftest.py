@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.landing_format import LandingKey
+from edge_agent.files.landing_format import LandingKey
 from edge_agent.simulator import LineConfig
 from mlops_assets.lake import LakeStore
 from mlops_assets.landing import LocalLandingZone

@@ -19,7 +19,7 @@ from edge_agent.agent.messages import Message, classify, digest
 from edge_agent.agent.segments import SegmentSpool
 from edge_agent.agent.spool_usage import SpoolUsage
 from edge_agent.contract import ContractValidator
-from edge_agent.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, parse_landing_key
+from edge_agent.files.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, parse_landing_key
 from edge_agent.simulator import LineConfig, PublishReport, WeldLine
 from tests.edge_agent.clock import START_MS
 from tests.s3 import MotoS3

@@ -12,9 +12,9 @@ import orjson
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.contract import Contract, ContractValidator, TopicRouter
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.simulator import LineConfig, WeldLine
+from edge_agent.uns.endpoint import MqttEndpoint, publish_confirmed
+from edge_agent.uns.local_broker import LocalBroker
 from tests.edge_agent.agent.support import (
     START_MS,
     local_landing_files,

@@ -16,9 +16,9 @@ from edge_agent.agent import EdgeAgent, Message, ProcessorKind
 from edge_agent.agent.messages import classify
 from edge_agent.agent.record_codec import record_size
 from edge_agent.contract import ContractValidator
-from edge_agent.local_broker import LocalBroker, free_port
-from edge_agent.mqtt_endpoint import MqttEndpoint, connect_and_wait, new_client
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from edge_agent.uns.endpoint import MqttEndpoint, connect_and_wait, new_client
+from edge_agent.uns.local_broker import LocalBroker, free_port
 from tests.edge_agent.agent.support import (
     START_MS,
     cell_seq_counts,

@@ -16,10 +16,10 @@ import yaml
 from edge_agent.agent import EdgeAgent
 from edge_agent.agent.spool_dir import SpoolDirectory, SpoolInUse
 from edge_agent.contract import Contract, ContractValidator, default_contract_path, load_contract
-from edge_agent.landing_format import landing_key
-from edge_agent.local_broker import LocalBroker, free_port
-from edge_agent.mqtt_endpoint import MqttEndpoint, MqttProtocol, publish_confirmed
+from edge_agent.files.landing_format import landing_key
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from edge_agent.uns.endpoint import MqttEndpoint, MqttProtocol, publish_confirmed
+from edge_agent.uns.local_broker import LocalBroker, free_port
 from tests.edge_agent.agent.support import (
     START_MS,
     capture_seq_unique,

@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from edge_agent.uns.endpoint import MqttEndpoint
+from edge_agent.uns.local_broker import LocalBroker
 from tests.edge_agent.agent.support import (
     START_MS,
     capture_seq_unique,

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from edge_agent.contract import ContractValidator
-from edge_agent.landing_format import parse_landing_key
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint
+from edge_agent.files.landing_format import parse_landing_key
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
+from edge_agent.uns.endpoint import MqttEndpoint
+from edge_agent.uns.local_broker import LocalBroker
 from tests.edge_agent.agent.support import (
     START_MS,
     capture_seq_unique,

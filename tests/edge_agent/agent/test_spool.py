@@ -13,7 +13,7 @@ from edge_agent.agent.record_codec import encode_header, encode_record, scan
 from edge_agent.agent.sealing import seal_segment
 from edge_agent.agent.segments import list_segments
 from edge_agent.contract import ContractValidator
-from edge_agent.landing_format import parse_landing_key
+from edge_agent.files.landing_format import parse_landing_key
 from tests.edge_agent.agent.support import messages, new_spool
 
 

@@ -19,9 +19,10 @@ import pytest
 from edge_agent.agent import EdgeAgent, EdgeSettings
 from edge_agent.agent.subscriptions import scoped_filters, stale_filters
 from edge_agent.contract import Contract
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint, publish_confirmed
-from edge_agent.simulator import LineAddress, LineConfig, WeldLine
+from edge_agent.domain import LineAddress
+from edge_agent.simulator import LineConfig, WeldLine
+from edge_agent.uns.endpoint import MqttEndpoint, publish_confirmed
+from edge_agent.uns.local_broker import LocalBroker
 from tests.edge_agent.agent.support import START_MS, make_settings, running
 from tests.helpers import wait_until
 

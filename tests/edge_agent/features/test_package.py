@@ -27,7 +27,7 @@ from edge_agent.features import (
     signed_content,
     verify_signature,
 )
-from edge_agent.fsutil import file_sha256
+from edge_agent.files.fsutil import file_sha256
 
 SPEC = FeatureSpec(("a", "b"), window=4, stride=2, center=(0.0, 1.0), scale=(1.0, 2.0))
 THRESHOLDS: dict[str, Any] = {

@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 
 from edge_agent.contract import ContractValidator
-from edge_agent.simulator import batch_weld, flash_butt_records, iter_flash_butt
+from edge_agent.domain import batch_weld, flash_butt_records, iter_flash_butt
 from tests.edge_agent.clock import START_MS
 
 

@@ -10,17 +10,11 @@ import orjson
 import pytest
 
 from edge_agent.contract import ContractValidator
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint
-from edge_agent.simulator import (
-    AnomalyKind,
-    LineConfig,
-    WeldLine,
-    flash_butt_records,
-    iter_flash_butt,
-    publish_line,
-)
+from edge_agent.domain import flash_butt_records, iter_flash_butt
+from edge_agent.simulator import AnomalyKind, LineConfig, WeldLine, publish_line
 from edge_agent.simulator.cli import main as simulator_main
+from edge_agent.uns.endpoint import MqttEndpoint
+from edge_agent.uns.local_broker import LocalBroker
 from tests.edge_agent.clock import START_MS
 from tests.helpers import Recorder
 

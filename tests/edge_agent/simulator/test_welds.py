@@ -7,15 +7,8 @@ import orjson
 import pytest
 
 from edge_agent.contract import ContractValidator
-from edge_agent.simulator import (
-    MATERIALS,
-    SIGNALS,
-    AnomalyKind,
-    LineConfig,
-    SyntheticWeldGenerator,
-    WeldLine,
-    batch_weld,
-)
+from edge_agent.domain import batch_weld
+from edge_agent.simulator import MATERIALS, SIGNALS, AnomalyKind, LineConfig, SyntheticWeldGenerator, WeldLine
 from tests.edge_agent.clock import START_MS
 
 

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from edge_agent.contract import ContractValidator
-from edge_agent.local_broker import LocalBroker
-from edge_agent.mqtt_endpoint import MqttEndpoint
+from edge_agent.uns.endpoint import MqttEndpoint
+from edge_agent.uns.local_broker import LocalBroker
 from mlops_assets.cli import main
 from tests.helpers import Recorder
 

@@ -12,7 +12,8 @@ import pytest
 from deltalake import DeltaTable
 
 from edge_agent.contract import Contract, ContractValidator
-from edge_agent.simulator import LineAddress, LineConfig
+from edge_agent.domain import LineAddress
+from edge_agent.simulator import LineConfig
 from mlops_assets.lake import (
     QUARANTINED_MESSAGES,
     RAW_UNS_CAPTURES,

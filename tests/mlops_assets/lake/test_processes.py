@@ -8,7 +8,8 @@ import signal
 
 import polars as pl
 
-from edge_agent.simulator import LineAddress, LineConfig
+from edge_agent.domain import LineAddress
+from edge_agent.simulator import LineConfig
 from mlops_assets.lake import QUARANTINED_MESSAGES, VALIDATED_TELEMETRY
 from mlops_assets.landing.synthetic import simulator_messages
 from tests.helpers import wait_until

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from edge_agent.contract import Contract, ContractValidator
-from edge_agent.landing_format import FILE_METADATA_KEYS
+from edge_agent.files.landing_format import FILE_METADATA_KEYS
 from mlops_assets.landing import LocalLandingZone
 from mlops_assets.landing.synthetic import LocalTarget, Message, write_landing_files
 from tests.edge_agent.agent.support import local_landing_files, read_tables

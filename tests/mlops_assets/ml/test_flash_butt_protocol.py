@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_agent.simulator import flash_butt_records
+from edge_agent.domain import flash_butt_records
 from mlops_assets.ml.dataset import Segment, split_segments
 from mlops_assets.ml.flash_butt_eval import study_split
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from edge_agent.simulator import LineAddress, SyntheticWeldGenerator
+from edge_agent.domain import LineAddress
+from edge_agent.simulator import SyntheticWeldGenerator
 from mlops_assets.lake import VALIDATED_TELEMETRY, LakeStore, TableRef
 from mlops_assets.ml.silver_writer import silver_rows, write_silver
 from mlops_assets.ml.telemetry import read_line_telemetry, recent_days, telemetry_slice

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from edge_agent.domain import LineAddress, Weld
 from edge_agent.features import (
     WeldScorer,
     fill_missing,
@@ -20,7 +21,7 @@ from edge_agent.features import (
     window_matrix,
     window_starts,
 )
-from edge_agent.simulator import LineAddress, SyntheticWeldGenerator, Weld
+from edge_agent.simulator import SyntheticWeldGenerator
 from mlops_assets.lake import VALIDATED_TELEMETRY, LakeStore
 from mlops_assets.ml import steps
 from mlops_assets.ml.feature_table import WELD_FEATURES, read_model_segments, read_windows

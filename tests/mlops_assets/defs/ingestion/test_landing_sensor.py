@@ -16,7 +16,8 @@ from dagster._core.storage.tags import (
     TAGS_TO_MAYBE_OMIT_ON_RETRY,
 )
 
-from edge_agent.simulator import LineAddress, LineConfig
+from edge_agent.domain import LineAddress
+from edge_agent.simulator import LineConfig
 from mlops_assets.definitions import build_definitions
 from mlops_assets.lake.ingest_plan import MAX_FAILED_RUNS
 from mlops_assets.landing.synthetic import Message, simulator_messages

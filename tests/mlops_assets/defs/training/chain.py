@@ -10,7 +10,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from edge_agent.simulator import LineAddress, SyntheticWeldGenerator, Weld
+from edge_agent.domain import LineAddress, Weld
+from edge_agent.simulator import SyntheticWeldGenerator
 from mlops_assets.definitions import build_definitions
 from mlops_assets.lake import LakeStore
 from mlops_assets.ml.labels import _frame, write_labels

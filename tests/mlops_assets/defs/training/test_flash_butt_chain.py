@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.simulator import LineAddress, flash_butt_records, read_flash_butt
+from edge_agent.domain import LineAddress, flash_butt_records, read_flash_butt
 from mlops_assets.ml.flash_butt_eval import START_MS
 from mlops_assets.ml.labels import flash_butt_labels, write_labels
 from mlops_assets.ml.registry import CHAMPION

@@ -1,4 +1,4 @@
-"""Cut welds into telemetry messages that follow the contract (`weldTelemetry`)."""
+"""Welds cut into telemetry messages that follow the contract (`weldTelemetry`), and the record of a sent one."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from edge_agent.simulator.welds import Weld
+from edge_agent.domain.welds import Weld
 
-__all__ = ["TelemetryBatch", "batch_weld"]
+__all__ = ["SentBatch", "TelemetryBatch", "batch_weld"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,18 @@ class TelemetryBatch:
     seq: int
     timestamp_ms: int
     payload: dict[str, Any]
+    label: str | None
+    drifted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SentBatch:
+    """Ground truth of one published message."""
+
+    cell: str
+    topic: str
+    seq: int
+    weld_id: str
     label: str | None
     drifted: bool
 

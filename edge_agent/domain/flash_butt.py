@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_agent.simulator.welds import Weld
+from edge_agent.domain.welds import Weld
 
 __all__ = [
     "FLASH_BUTT_SIGNALS",

@@ -1,0 +1,1 @@
+"""Shared MQTT helpers for the UNS: broker endpoints and clients (`endpoint`), a local broker (`local_broker`)."""
