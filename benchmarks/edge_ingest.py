@@ -117,14 +117,13 @@ def agent_settings(work: Path, port: int, mode: str, client_id: str, workers: in
 
 
 def drain_agent(work: Path, port: int, mode: str, workers: int, client_id: str, count: int) -> Drain:
-    agent = EdgeAgent(agent_settings(work, port, mode, client_id, workers))
-    agent.start()
-    try:
-        if not agent.session.subscribed.wait(30):
-            raise TimeoutError("agent did not connect")
-        connected_at = agent.session.connected_at
+    with EdgeAgent(agent_settings(work, port, mode, client_id, workers)) as agent:
+        if not agent.ready.wait(30):
+            raise TimeoutError("agent did not become ready")
+        parts = agent.parts
+        connected_at = parts.session.connected_at
         worker_pids = [
-            w.pid for w in [*agent.validate.workers, agent.sealer.worker] if w is not None and w.pid
+            w.pid for w in [*parts.validate.workers, parts.spool.seal_stage.worker] if w is not None and w.pid
         ]
         cpu_before = time.process_time()
         workers_before = sum(process_cpu_s(pid) for pid in worker_pids)
@@ -137,8 +136,6 @@ def drain_agent(work: Path, port: int, mode: str, workers: int, client_id: str, 
         cpu_us = (time.process_time() - cpu_before) / count * 1e6
         worker_us = (sum(process_cpu_s(pid) for pid in worker_pids) - workers_before) / count * 1e6
         return Drain(count / seconds, cpu_us, worker_us)
-    finally:
-        agent.stop()
 
 
 class DurableClock:
@@ -206,19 +203,18 @@ def latency_run(work: Path, broker: LocalBroker, rate: float, count: int) -> dic
     connect_and_wait(bare, endpoint)
     bare.subscribe(FILTER, 1)
     subscribed.wait(10)
-    agent.start()
     try:
-        if not agent.session.subscribed.wait(30):
-            raise TimeoutError("agent did not subscribe")
-        out = work / "sent.json"
-        publisher = paced_publisher(broker.port, rate, count, out)
-        if publisher.wait(300) != 0:
-            raise RuntimeError("paced publisher failed")
-        deadline = time.monotonic() + 60
-        while agent.stats.totals()["captured"] < count and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with agent:
+            if not agent.ready.wait(30):
+                raise TimeoutError("agent did not become ready")
+            out = work / "sent.json"
+            publisher = paced_publisher(broker.port, rate, count, out)
+            if publisher.wait(300) != 0:
+                raise RuntimeError("paced publisher failed")
+            deadline = time.monotonic() + 60
+            while agent.stats.totals()["captured"] < count and time.monotonic() < deadline:
+                time.sleep(0.01)
     finally:
-        agent.stop()
         bare.disconnect()
         bare.loop_stop()
     sent = json.loads(out.read_text())

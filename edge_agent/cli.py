@@ -3,10 +3,8 @@
     edge-agent run --config edge.yaml        # also: python -m edge_agent run --config edge.yaml
     edge-agent check-config --config edge.yaml
 
-A bad setting stops the start with exit code 2 and a message naming the field (a secret in the file is a
-bad setting: secrets come from the environment). A start that fails otherwise (the spool is in use by
-another agent, say) exits with 1 having touched nothing. SIGTERM and SIGINT stop the agent in order
-(drain, seal, upload, OFFLINE heartbeat); the exit code is 0 after a clean stop, 1 after a fatal error.
+Exit codes: 0 after a clean stop (SIGTERM, SIGINT), 1 after a fatal error or a failed start (which has
+touched nothing), 2 for a bad setting (named; secrets only from the environment).
 """
 
 from __future__ import annotations

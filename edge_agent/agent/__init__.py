@@ -1,15 +1,13 @@
-"""The edge agent: multithreaded UNS ingestion, validation, crash-safe capture, store-and-forward.
+"""The edge agent: UNS ingestion, validation against the contract, crash-safe capture, store-and-forward.
 
-    settings = load_settings("edge.yaml")   # EDGE_... environment variables override the file
-    agent = EdgeAgent(settings)
-    exit_code = agent.run()                 # until agent.stop_requested is set (SIGTERM/SIGINT in the CLI)
-
-See `app.py` for the pipeline and `writer.py` for what "acknowledged" guarantees.
+settings = load_settings("edge.yaml")   # EDGE_... environment variables override the file
+with EdgeAgent(settings) as agent:      # starts; stops in order on leaving
+    agent.ready.wait(30)
 """
 
 from edge_agent.agent.app import EdgeAgent
 from edge_agent.agent.messages import Message
-from edge_agent.agent.processors import Processor, ProcessorKind
+from edge_agent.agent.pipeline.processors import Processor, ProcessorKind
 from edge_agent.agent.settings import EdgeSettings, load_settings
 
 __all__ = ["EdgeAgent", "EdgeSettings", "Message", "Processor", "ProcessorKind", "load_settings"]

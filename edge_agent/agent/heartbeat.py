@@ -1,14 +1,7 @@
 """The heartbeat: the agent's state, retained at QoS 1 on `.../_edge/{agent}/heartbeat` every N seconds.
 
-The same channel carries the Will (status OFFLINE), which the broker publishes if the agent vanishes
-without a clean disconnect. Every heartbeat, and the Will, is checked against the contract's
-`agentHeartbeat` schema before it is sent (with the contract's default size limit, not
-`pipeline.max_payload_bytes`: that bounds what we receive, and the heartbeat grows with the counted
-topics); one that fails is not published, it is logged and counted (a bug in the agent, not in the plant).
-
-Fields added to the schema after contract 1.0.0 (`ADDED_FIELDS`: `queue_full_waits`, 1.1.0) are sent only
-when the loaded contract declares them (`contract_declares`): an agent given an older installed copy of the
-contract (whose schema refuses unknown fields) still starts, and sends heartbeats that copy accepts.
+The same channel carries the Will (OFFLINE). Every heartbeat is checked against the contract's
+`agentHeartbeat` schema before it is sent; fields newer than the loaded contract are left out.
 """
 
 from __future__ import annotations
@@ -17,20 +10,33 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from edge_agent.agent.stats import Stats
 from edge_agent.contract import Contract, ContractValidator, TopicMatch, TopicRouter
 
-__all__ = ["ADDED_FIELDS", "HeartbeatPublisher", "HeartbeatStatus", "contract_declares", "heartbeat_payload"]
+if TYPE_CHECKING:
+    from paho.mqtt.client import MQTTMessageInfo
+
+__all__ = [
+    "ADDED_FIELDS",
+    "WILL_LAST_ERROR",
+    "HeartbeatPublisher",
+    "HeartbeatStatus",
+    "contract_declares",
+    "encode_heartbeat",
+    "heartbeat_payload",
+    "will_payload",
+]
 
 log = logging.getLogger(__name__)
 
 HeartbeatStatus = Literal["ONLINE", "DEGRADED", "OFFLINE"]
 ADDED_FIELDS = ("queue_full_waits",)
 """Heartbeat fields newer than contract 1.0.0: sent only when the loaded contract declares them."""
+WILL_LAST_ERROR = "connection lost without a clean disconnect"
 
 
 def contract_declares(contract: Contract, topic: str, field: str) -> bool:
@@ -88,6 +94,39 @@ def heartbeat_payload(
     return payload
 
 
+def will_payload(
+    *, agent: str, started_at: float, contract_version: str, declared: Collection[str]
+) -> dict[str, Any]:
+    """The Will: what the broker publishes for us (OFFLINE) if we vanish without a clean disconnect."""
+    return heartbeat_payload(
+        agent=agent,
+        status="OFFLINE",
+        started_at=started_at,
+        contract_version=contract_version,
+        stats=None,
+        queue_depths={},
+        queue_full_waits={},
+        spool_bytes=0,
+        upload_backlog_files=0,
+        last_error=WILL_LAST_ERROR,
+        now=started_at,
+        declared=declared,
+    )
+
+
+def encode_heartbeat(
+    payload: dict[str, Any], validator: ContractValidator, topic: str, stats: Stats
+) -> bytes | None:
+    """The payload's bytes, or None (logged, counted) if it breaks the contract."""
+    raw = orjson.dumps(payload)
+    verdict = validator.check(topic, raw)
+    if not verdict.ok:
+        stats.event("heartbeat_invalid")
+        log.error("heartbeat breaks the contract, not sent: %s", verdict.error)
+        return None
+    return raw
+
+
 class HeartbeatPublisher:
     def __init__(
         self,
@@ -95,7 +134,7 @@ class HeartbeatPublisher:
         topic: str,
         interval_s: float,
         build: Callable[[HeartbeatStatus | None], dict[str, Any]],
-        publish: Callable[[bytes], bool],
+        publish: Callable[[bytes], MQTTMessageInfo | None],
         validator: ContractValidator,
         stats: Stats,
     ) -> None:
@@ -112,13 +151,7 @@ class HeartbeatPublisher:
 
     def encode(self, payload: dict[str, Any]) -> bytes | None:
         """The payload's bytes, or None (logged, counted) if it breaks the contract."""
-        raw = orjson.dumps(payload)
-        verdict = self.validator.check(self.topic, raw)
-        if not verdict.ok:
-            self.stats.event("heartbeat_invalid")
-            log.error("heartbeat breaks the contract, not sent: %s", verdict.error)
-            return None
-        return raw
+        return encode_heartbeat(payload, self.validator, self.topic, self.stats)
 
     def beat(self, status: HeartbeatStatus | None = None) -> bool:
         payload = self.build(status)
@@ -126,11 +159,20 @@ class HeartbeatPublisher:
         if raw is None:
             return False
         self.last_payload = payload
-        if self.publish(raw):
+        if self.publish(raw) is not None:
             self.stats.event("heartbeats")
             return True
         self.stats.event("heartbeats_skipped_offline")
         return False
+
+    def announce(self, status: HeartbeatStatus, wait_s: float) -> bool:
+        """Publish a heartbeat with this status now and wait (bounded) until the broker has it."""
+        raw = self.encode(self.build(status))
+        info = self.publish(raw) if raw is not None else None
+        if info is None:
+            return False
+        info.wait_for_publish(wait_s)
+        return info.is_published()
 
     def trigger(self) -> None:
         """Publish soon (after a (re)connect), from any thread."""

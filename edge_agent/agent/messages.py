@@ -21,7 +21,7 @@ __all__ = [
     "VALIDATOR_ERROR",
     "Message",
     "SpoolKind",
-    "Verdict",
+    "StoredVerdict",
     "classify",
     "digest",
 ]
@@ -38,7 +38,7 @@ SPOOL_KINDS: tuple[SpoolKind, SpoolKind] = ("capture", "quarantine")
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class StoredVerdict:
     """The part of a contract verdict that is stored with the message (what the landing schemas hold)."""
 
     channel: str | None
@@ -55,23 +55,23 @@ class Verdict:
         return [self.channel, self.parameters_json, self.error_kind, self.error_path, self.error_reason]
 
     @staticmethod
-    def from_list(items: list[str | None]) -> Verdict:
-        return Verdict(items[0], items[1], items[2], items[3], items[4])
+    def from_list(items: list[str | None]) -> StoredVerdict:
+        return StoredVerdict(items[0], items[1], items[2], items[3], items[4])
 
 
-def classify(validator: ContractValidator, topic: str, payload: bytes) -> Verdict:
+def classify(validator: ContractValidator, topic: str, payload: bytes) -> StoredVerdict:
     """The stored verdict of one message. Never raises: should the validator itself fail (a bug, not bad
     input: it refuses bad input with a verdict), the message goes to quarantine as `validator_error` with
     the exception as the reason, instead of stopping the stage that classifies it."""
     try:
         checked = validator.check(topic, payload)
     except Exception as exc:
-        return Verdict(None, None, VALIDATOR_ERROR, "$", f"the validator failed: {exc!r}"[:1000])
+        return StoredVerdict(None, None, VALIDATOR_ERROR, "$", f"the validator failed: {exc!r}"[:1000])
     parameters = orjson.dumps(dict(checked.parameters)).decode() if checked.parameters else None
     if checked.error is None:
-        return Verdict(checked.channel, parameters)
+        return StoredVerdict(checked.channel, parameters)
     error = checked.error
-    return Verdict(checked.channel, parameters, error.kind.value, error.path, error.reason)
+    return StoredVerdict(checked.channel, parameters, error.kind.value, error.path, error.reason)
 
 
 def digest(topic: str, payload: bytes) -> bytes:
@@ -116,7 +116,7 @@ class Message:
         self.mid = mid
         self.generation = generation
         self.received_at = received_at
-        self.verdict: Verdict | None = None
+        self.verdict: StoredVerdict | None = None
         self.digest = b""
         self.seq = -1
 

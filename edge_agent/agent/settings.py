@@ -1,42 +1,7 @@
 """The agent's settings: one validated object, from a YAML file with `EDGE_...` environment overrides.
 
-Precedence (highest first): environment (`EDGE_MQTT__PORT=1884`, nested fields joined by `__`), the YAML
-file, then defaults. Unknown keys are errors, so a typo stops the start instead of being ignored.
-Secrets (`mqtt.password`, `landing.aws_secret_access_key`) are `SecretStr`: they print as `**********`
-and `redacted()` is what gets logged. They come only from the environment: `load_settings` refuses a
-file that holds one, naming the field and the variable to use instead.
-
-Decisions:
-- `pipeline.validate_mode = "process"` by default: validation runs in worker processes because the
-  paho network thread and the validator share one GIL otherwise. Measured in `benchmarks/edge_ingest.py`:
-  more validate threads add nothing; a worker process halves the agent process's CPU per message
-  (about 70 instead of 140 us), and that process is what limits throughput when another core is free.
-- `mqtt.receive_maximum` asks the broker (MQTT 5) to keep at most that many QoS 1 messages
-  unacknowledged with us; it must fit in the ingress queue. The ingress queue, not the broker, is the
-  bound memory relies on (see `mqtt_session`): `ingress_capacity` messages or `queue_max_bytes` of
-  payload, whichever comes first (the capture queue likewise).
-- MQTT 5 `MaximumPacketSize` is 4 x `pipeline.max_payload_bytes` (`mqtt_maximum_packet_bytes`): payloads a
-  little too large still reach us and are quarantined as `too_large`; much larger ones are discarded by
-  the broker (Mosquitto logs it) instead of costing us memory.
-- Files the agent reads are checked here, so a bad path stops the start naming the field, the path and
-  why (missing, a directory, not readable): `contract_path` always, `mqtt.ca_file` / `cert_file` /
-  `key_file` when `mqtt.tls` is on (paho reads them only then, so `EDGE_MQTT__TLS=false` still works
-  with a production file on a test machine).
-- `subscribe_scope` (default `line`): the contract's receive channels are subscribed with their
-  `enterprise` / `site` / `area` / `line` parameters bound to the agent's own values down to that level
-  (`acme/plant-1/body-shop/line-1/+/weld/telemetry`), so the messages of other lines on the same broker
-  do not reach us on the channels whose address carries these parameters (a channel without them is
-  received whole); `site` captures every line of the agent's site, `enterprise` everything. The default
-  narrows an agent upgraded from before this setting (it captured the whole enterprise): not silently
-  (see `subscriptions`), but such a configuration needs `subscribe_scope: site` or `enterprise` to keep
-  what it captured.
-- `spool.max_bytes` is checked message by message before a group commit writes: a group is written in
-  the part that fits, the rest waits for room. It can still be passed by the first record written into
-  the last room (one message), by the header of the next segment, and by sealing, which is not checked:
-  while a segment is being sealed its sealed file exists too (until the segment is deleted), and a
-  segment of a few records makes a sealed file larger than itself (Parquet's own overhead per file,
-  about 20 KB measured with 100-sample batches), so sealing the segments still waiting when the writer
-  stopped can leave the spool past the bound by that growth.
+The environment overrides the file, which overrides the defaults; unknown keys and unreadable files a
+setting names are errors naming the field. Secrets are `SecretStr` and come only from the environment.
 """
 
 from __future__ import annotations
@@ -298,7 +263,8 @@ class EdgeSettings(BaseSettings):
 
     @property
     def mqtt_maximum_packet_bytes(self) -> int:
-        """MQTT 5 `MaximumPacketSize` asked of the broker (see the module docstring)."""
+        """MQTT 5 `MaximumPacketSize` asked of the broker: payloads a little too large still reach us and
+        are quarantined as `too_large`; much larger ones the broker discards instead of costing us memory."""
         return 4 * self.pipeline.max_payload_bytes
 
     def redacted(self) -> dict[str, Any]:

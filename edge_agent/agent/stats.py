@@ -1,13 +1,7 @@
 """The agent's counters: per topic, per quarantine reason, per drop reason, and events.
 
-One object, shared by every stage, read by the heartbeat and the Prometheus collector. Counting is done
-per batch under one lock, so it costs the hot path little. The number of distinct topics counted is
-bounded (`max_topics`); later topics are counted under `_other`, so bad input cannot grow memory.
-
-Meaning of the per-topic counters (the heartbeat's `counters`):
-- received: taken off the network and classified;       valid: passed the contract;
-- quarantined / captured: durably written to the quarantine / capture spool (and acknowledged);
-- uploaded: in a file verified in the landing zone.
+Shared by every stage, counted per batch under one lock; read by the heartbeat and the Prometheus
+collector. At most `max_topics` topics are counted; later ones under `_other`.
 """
 
 from __future__ import annotations

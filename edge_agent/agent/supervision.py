@@ -1,9 +1,7 @@
 """Keeping the agent's stages honest: a stage thread that fails stops the agent, a dead worker is restarted.
 
-A stage thread that died unseen would leave the agent ONLINE while nothing moves (no uploads, no
-validation). So every stage loop runs under `start_stage`: an exception escaping it is logged, set as the
-last error and handed to `on_fatal`, which stops the agent with exit code 1 so that its supervisor
-(systemd `Restart=always`, Kubernetes) starts it again, and recovery takes it from there.
+An exception out of a stage loop (`start_stage`) is logged, becomes the last error and is fatal: the agent
+stops with exit code 1 for its supervisor (systemd, Kubernetes) to restart it, and recovery takes over.
 """
 
 from __future__ import annotations
@@ -12,14 +10,36 @@ import logging
 import threading
 from collections.abc import Callable
 
-from edge_agent.agent.child_process import ChildProcess
+from edge_agent.agent.pipeline.child_process import ChildProcess
 from edge_agent.agent.stats import Stats
 
-__all__ = ["FatalHandler", "restart_worker", "start_stage"]
+__all__ = ["FatalHandler", "Supervisor", "restart_worker", "start_stage"]
 
 log = logging.getLogger(__name__)
 
 FatalHandler = Callable[[BaseException], None]
+
+
+class Supervisor:
+    """The agent's fate: the fatal error of a stage (or of a shutdown step), and the request to stop."""
+
+    def __init__(self) -> None:
+        self.fatal: BaseException | None = None
+        self.stop_requested = threading.Event()
+
+    def on_fatal(self, exc: BaseException) -> None:
+        """A stage failed: remember why and ask the agent to stop (from any thread)."""
+        self.fatal = exc
+        self.stop_requested.set()
+
+    def note_failed_step(self, exc: BaseException) -> None:
+        """A shutdown step failed: the exit code becomes 1, a stage's earlier error stays the cause."""
+        if self.fatal is None:
+            self.fatal = exc
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.fatal is None else 1
 
 
 def start_stage(

@@ -111,7 +111,7 @@ def connect_properties(
     session, and optionally flow control (`ReceiveMaximum`) and the largest packet we accept."""
     if endpoint.protocol != "5":
         return None
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
     props.SessionExpiryInterval = session_expiry_s
     if receive_maximum is not None:
         props.ReceiveMaximum = receive_maximum

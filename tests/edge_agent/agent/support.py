@@ -16,8 +16,8 @@ import yaml
 
 from edge_agent.agent import EdgeAgent, EdgeSettings
 from edge_agent.agent.messages import Message, classify, digest
-from edge_agent.agent.segments import SegmentSpool
-from edge_agent.agent.spool_usage import SpoolUsage
+from edge_agent.agent.spool.segments import SegmentSpool
+from edge_agent.agent.spool.usage import SpoolUsage
 from edge_agent.contract import ContractValidator
 from edge_agent.files.landing_format import CAPTURE_SCHEMA, QUARANTINE_SCHEMA, parse_landing_key
 from edge_agent.simulator import LineConfig, PublishReport, WeldLine
@@ -63,31 +63,30 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
 
 
 @contextlib.contextmanager
-def running(agent: EdgeAgent, connect_timeout_s: float = 20.0) -> Iterator[EdgeAgent]:
-    """Start the agent, wait until the broker holds its subscriptions, stop it afterwards (asserting a
-    clean stop). On failure, print what the agent was doing. A failed start cleans up after itself, and
-    `stop()` does nothing for an agent that did not start."""
-    stopped = False
-    try:
-        agent.start()
-        if not agent.session.subscribed.wait(connect_timeout_s):
-            raise TimeoutError("the agent did not subscribe")
+def running(agent: EdgeAgent, ready_timeout_s: float = 20.0) -> Iterator[EdgeAgent]:
+    """The agent started and ready (the broker holds its subscriptions), stopped afterwards (asserting a
+    clean stop). On failure, print what the agent was doing. A failed start cleans up after itself."""
+    with agent:
+        if not agent.ready.wait(ready_timeout_s):
+            raise TimeoutError("the agent did not become ready")
         try:
             yield agent
         except BaseException:
+            parts = agent.parts
             print(
                 "agent state at the failure:",
                 agent.stats.totals(),
                 agent.queue_depths(),
                 agent.stats.snapshot(),
             )
-            print("pending sealed files:", len(agent.store.pending()), "spool bytes:", agent.usage.total)
+            print(
+                "pending sealed files:",
+                len(parts.spool.backlog.pending()),
+                "spool bytes:",
+                parts.spool.usage.total,
+            )
             raise
-        stopped = True
-        assert agent.stop() == 0
-    finally:
-        if not stopped:
-            agent.stop()
+    assert agent.exit_code == 0
 
 
 def publish_in_background(run: Any) -> tuple[threading.Thread, dict[str, Any]]:

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 
 from edge_agent.agent import EdgeAgent, Message, ProcessorKind
 from edge_agent.agent.messages import classify
-from edge_agent.agent.record_codec import record_size
+from edge_agent.agent.spool.segment_format import record_size
 from edge_agent.contract import ContractValidator
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
 from edge_agent.uns.endpoint import MqttEndpoint, connect_and_wait, new_client
@@ -54,12 +54,12 @@ def test_queues_stay_bounded_under_a_flood_and_nothing_is_lost(
         wait_until(lambda: agent.stats.totals()["captured"] == 2000, 60, "QoS 1 captured")
         # Mosquitto 2.0.11 overruns the receive maximum under a steady flow of acks (eclipse-mosquitto#2301),
         # so the bounded queues are what holds memory: when full, the network thread waits.
-        assert agent.ingress.high_water <= 64 and agent.capture_queue.high_water <= 64
+        assert agent.parts.ingress.high_water <= 64 and agent.parts.capture_queue.high_water <= 64
         qos0 = publish_line(line, endpoint, max_messages=2000, speed=0, qos=0)
         wait_until(lambda: agent.stats.totals()["captured"] == 4000, 60, "QoS 0 captured")
         # QoS 0 has no flow control at all: the same bounded queues push back through TCP.
-        assert agent.ingress.high_water <= 64 and agent.capture_queue.high_water <= 64
-        waits = agent.ingress.full_waits + agent.capture_queue.full_waits
+        assert agent.parts.ingress.high_water <= 64 and agent.parts.capture_queue.high_water <= 64
+        waits = agent.parts.ingress.full_waits + agent.parts.capture_queue.full_waits
     tables = read_tables(local_landing_files(Path(settings.landing.url)))
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(qos1, qos0)
     print(f"queue-full waits during the QoS 0 flood: {waits}")
@@ -91,7 +91,7 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
         spool={"max_bytes": limit, "segment_max_bytes": 100 * KiB},
         pipeline={"group_commit_max": group},
     )
-    # Sealing fails while a file stands where the sealed files' site folder goes (the sealer retries):
+    # Sealing fails while a file stands where the sealed files' site folder goes (the seal stage retries):
     # the spool is its segments alone, and no sealing changes the usage while we measure it.
     unsealable = settings.spool.dir / "sealed" / "plant-1"
     unsealable.parent.mkdir(parents=True)
@@ -100,20 +100,20 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
     largest_record = max(map(record_size, messages_of(contract_validator, seed=53, count=1500)))
     with running(EdgeAgent(settings)) as agent:
         report = publish_line(line, endpoint, max_messages=1500, speed=0)  # the broker takes all of it
-        wait_until(lambda: agent.writer.blocked_on == "capture", 60, "the capture spool to fill")
+        wait_until(lambda: agent.parts.writer.blocked_on == "capture", 60, "the capture spool to fill")
         assert agent.status() == "DEGRADED" and agent.stats.events["capture_spool_full"] >= 1
-        assert agent.stats.events["seal_failures"] >= 1 and not agent.store.pending()
+        assert agent.stats.events["seal_failures"] >= 1 and not agent.parts.spool.backlog.pending()
         captured = agent.stats.totals()["captured"]
         assert captured < 1500
-        # What the writer guarantees (see the `settings` docstring): the bound is checked for each message
+        # What the writer guarantees (README, "When the spool fills"): the bound is checked for each message
         # before it is written, so once full the spool is past it by at most the first record written
         # into the last room, plus the header of the segment opened after the last write (the writer
         # rotates the active segment when it stops; that one holds no record, so its size is its
         # header). A segment being sealed would add its sealed file: none can be, here. Whatever the
         # moment this is read (before or after that rotation), the sum holds. A writer that checked the
         # whole group instead would pass the bound by up to a group (32 records, ~120 KiB).
-        used = agent.usage.used("capture")
-        header = agent.spools["capture"].active_path.stat().st_size  # type: ignore[union-attr]
+        used = agent.parts.spool.usage.used("capture")
+        header = agent.parts.spool.spools["capture"].active_path.stat().st_size  # type: ignore[union-attr]
         assert limit <= used <= limit + largest_record + header, (used - limit, largest_record, header)
         assert agent.stats.events["group_commits_split"] >= 1  # the last room took part of a group
         # Sealing works again, uploads still do not: the sealed files replace the segments, and the
@@ -123,7 +123,7 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
         assert agent.stats.totals()["uploaded"] == 0
         landing.unlink()
         wait_until(lambda: agent.stats.totals()["uploaded"] == 1500, 120, "everything, once there is room")
-        assert agent.writer.blocked_on is None
+        assert agent.parts.writer.blocked_on is None
     tables = read_tables(local_landing_files(landing))
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)
 
@@ -288,11 +288,11 @@ def test_the_pause_ends_only_when_the_ingress_has_room_by_count_and_by_bytes(tmp
     settings = make_settings(tmp_path, 1883, pipeline={"queue_max_bytes": 1024 * KiB})
     agent = EdgeAgent(settings)  # not started: only its queues are used
     topic = "acme/plant-1/body-shop/line-1/cell-01/weld/telemetry"
-    assert agent._pipeline_has_room()
+    assert agent.parts.state.pipeline_has_room()
     big = [Message(topic, b"x" * (100 * KiB), 1, False, False, i, 0, 0.0) for i in range(6)]
     for message in big:
-        assert agent.ingress.put(message, timeout_s=0)
-    assert len(agent.ingress) <= agent.ingress.capacity // 2  # half empty by count...
-    assert not agent._pipeline_has_room()  # ...but over half full by bytes
-    agent.ingress.get_batch(2, timeout_s=0)
-    assert agent._pipeline_has_room()
+        assert agent.parts.ingress.put(message, timeout_s=0)
+    assert len(agent.parts.ingress) <= agent.parts.ingress.capacity // 2  # half empty by count...
+    assert not agent.parts.state.pipeline_has_room()  # ...but over half full by bytes
+    agent.parts.ingress.get_batch(2, timeout_s=0)
+    assert agent.parts.state.pipeline_has_room()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.agent.spool_dir import SpoolDirectory, SpoolInUse
+from edge_agent.agent.spool.directory import SpoolDirectory, SpoolInUse
 from edge_agent.contract import Contract, ContractValidator, default_contract_path, load_contract
 from edge_agent.files.landing_format import landing_key
 from edge_agent.simulator import LineConfig, WeldLine, publish_line
@@ -165,13 +165,16 @@ def test_an_agent_given_an_older_copy_of_the_contract_starts_and_sends_heartbeat
     assert refused.error is not None and "queue_full_waits" in str(refused.error)  # ...the copy refuses
     with Recorder(endpoint, [settings.heartbeat_topic]) as live:
         with running(EdgeAgent(settings)) as agent:
-            assert agent.contract.version == "1.0.0" and agent.heartbeat_fields == frozenset()
+            assert (
+                agent.contract.version == "1.0.0"
+                and agent.parts.state.identity.heartbeat_fields == frozenset()
+            )
             wait_until(
                 lambda: any(orjson.loads(m.payload)["status"] == "ONLINE" for m in live.messages),
                 10,
                 "an ONLINE heartbeat",
             )
-            will = agent.heartbeat.encode(agent._will_state())
+            will = agent.parts.heartbeat.encode(agent.parts.state.identity.will())
         wait_until(lambda: orjson.loads(live.messages[-1].payload)["status"] == "OFFLINE", 10, "OFFLINE")
     assert will is not None
     for raw in (will, *(m.payload for m in live.messages)):
@@ -263,7 +266,7 @@ def test_a_stage_that_fails_stops_the_agent_with_exit_code_1_and_an_offline_hear
     with Recorder(endpoint, [settings.heartbeat_topic]) as heartbeats:
         runner = threading.Thread(target=lambda: exit_code.append(agent.run()))
         runner.start()
-        wait_until(agent.session.subscribed.is_set, 20, "the agent to subscribe")
+        assert agent.ready.wait(20), "the agent did not become ready"
         (spool / "corrupt").write_text("a file where the folder should be")
         foreign = spool / "sealed" / key.relative_path
         foreign.parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ def test_s3_unreachable_capture_goes_on_and_uploads_resume(
         wait_until(lambda: agent.stats.totals()["captured"] >= 2500, 60, "capture while S3 is down")
         wait_until(lambda: agent.stats.events["upload_failures"] >= 2, 60, "failed upload attempts")
         assert agent.status() == "DEGRADED"
-        assert agent.stats.totals()["uploaded"] < 2500 and len(agent.store.pending()) > 0
+        assert agent.stats.totals()["uploaded"] < 2500 and len(agent.parts.spool.backlog.pending()) > 0
         s3.start()
         wait_until(lambda: agent.stats.totals()["uploaded"] >= 2500, 60, "uploads resumed")
         assert agent.status() == "ONLINE"
@@ -101,7 +101,7 @@ def test_local_landing_unreachable_capture_goes_on_and_uploads_resume(
         report = publish_line(line, endpoint, max_messages=1500, speed=0)
         wait_until(lambda: agent.stats.totals()["captured"] == 1500, 60, "capture")
         wait_until(lambda: agent.stats.events["upload_failures"] >= 2, 60, "failed upload attempts")
-        assert agent.stats.totals()["uploaded"] == 0 and not agent.uploader.available
+        assert agent.stats.totals()["uploaded"] == 0 and not agent.parts.spool.uploader.available
         landing.unlink()
         landing.mkdir()
         wait_until(lambda: agent.stats.totals()["uploaded"] == 1500, 60, "uploads resumed")
@@ -119,14 +119,14 @@ def test_a_dead_validation_worker_is_restarted_and_nothing_is_lost(
             lambda: publish_line(line, endpoint, max_messages=4000, speed=0)
         )
         wait_until(lambda: agent.stats.totals()["received"] >= 500, 60, "validation under way")
-        pid = agent.validate.workers[0].pid
+        pid = agent.parts.validate.workers[0].pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         publisher.join(120)
         report = outcome["report"]
         wait_until(lambda: agent.stats.totals()["uploaded"] >= 4000, 60, "every message uploaded")
         assert agent.stats.events["validate_worker_restarts"] >= 1
-        assert agent.validate.workers[0].pid != pid
+        assert agent.parts.validate.workers[0].pid != pid
     tables = read_tables(local_landing_files(Path(settings.landing.url)))
     assert cell_seq_counts(rows_of(tables, "capture")) == sent_keys(report)
 
@@ -142,7 +142,9 @@ def test_heartbeat_reports_upload_backlog_and_error_while_landing_is_down(
             WeldLine(LineConfig(seed=5, start_ms=START_MS, seq_start=0)), endpoint, max_messages=300, speed=0
         )
         wait_until(
-            lambda: agent.stats.events["upload_failures"] >= 1 and len(agent.store.pending()) >= 1,
+            lambda: (
+                agent.stats.events["upload_failures"] >= 1 and len(agent.parts.spool.backlog.pending()) >= 1
+            ),
             30,
             "backlog",
         )

@@ -275,8 +275,8 @@ def test_check_config_shows_env_overrides_and_never_the_password(tmp_path: Path)
 def test_the_agent_imports_no_platform_package_and_does_no_work_at_import() -> None:
     probe = (
         "import sys, threading\n"
-        "import edge_agent.cli, edge_agent.agent, edge_agent.agent.app, edge_agent.agent.validate_worker\n"
-        "import edge_agent.agent.seal_worker, edge_agent.agent.landing, edge_agent.agent.metrics\n"
+        "import edge_agent.cli, edge_agent.agent, edge_agent.agent.app, edge_agent.agent.pipeline.validate_worker\n"
+        "import edge_agent.agent.spool.seal_worker, edge_agent.agent.upload.targets, edge_agent.agent.metrics\n"
         "heavy = [m for m in ('dagster', 'torch', 'mlflow', 'polars', 'evidently', 'boto3') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from edge_agent.agent.mqtt.subscriptions import scoped_filters, stale_filters
 from edge_agent.agent.settings import EdgeSettings, load_settings
-from edge_agent.agent.subscriptions import scoped_filters, stale_filters
 from edge_agent.contract import Contract, default_contract_path
 from tests.edge_agent.agent.support import write_config
 

@@ -33,7 +33,7 @@ def test_a_stage_that_returns_is_not_fatal() -> None:
     stats = Stats()
     fatal: list[BaseException] = []
     done = threading.Event()
-    thread = start_stage("sealer", done.set, stats=stats, on_fatal=fatal.append)
+    thread = start_stage("seal-stage", done.set, stats=stats, on_fatal=fatal.append)
     thread.join(10)
     assert done.is_set() and not thread.is_alive()
     assert fatal == [] and stats.last_error is None

@@ -1,0 +1,30 @@
+"""A validation worker process: `python -m edge_agent.agent.pipeline.validate_worker [--contract PATH]`.
+
+Loads the contract, says hello with its version, then classifies batches (see `worker_protocol`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from edge_agent.agent.messages import classify, digest
+from edge_agent.agent.pipeline.worker_protocol import decode_batch, serve
+from edge_agent.contract import DEFAULT_MAX_PAYLOAD_BYTES, ContractValidator, load_contract
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="validate_worker")
+    parser.add_argument("--contract", default=None)
+    parser.add_argument("--max-payload-bytes", type=int, default=DEFAULT_MAX_PAYLOAD_BYTES)
+    args = parser.parse_args(argv)
+    contract = load_contract(args.contract)
+    validator = ContractValidator(contract, max_payload_bytes=args.max_payload_bytes)
+
+    def handle(body: bytes) -> list[list[str | None]]:
+        return [[*classify(validator, t, p).to_list(), digest(t, p).hex()] for t, p in decode_batch(body)]
+
+    return serve(handle, {"contract_version": contract.version})
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
