@@ -17,9 +17,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, row
-from mlops_assets.ml.model import AutoencoderConfig
-from mlops_assets.ml.onnx_export import ONNX_INPUT, check_parity, export_onnx, onnx_session
-from mlops_assets.ml.training import train_autoencoder
+from mlops_assets.ml.autoencoder.model import AutoencoderConfig
+from mlops_assets.ml.autoencoder.trainer import train_autoencoder
+from mlops_assets.ml.release.onnx_export import ONNX_INPUT, check_parity, export_onnx, onnx_session
 
 FEATURES, SIGNALS, SINGLE, BATCH, BATCHES = 160, 5, 5000, 1024, 200
 

@@ -38,7 +38,8 @@ from mlops_assets.lake import QUARANTINED_MESSAGES, RAW_UNS_CAPTURES, VALIDATED_
 from mlops_assets.lake.ingest import ingest_landing, refine_partition
 from mlops_assets.lake.refine import TelemetryRefiner
 from mlops_assets.landing import LocalLandingZone
-from mlops_assets.landing.synthetic import LocalTarget, Message, simulator_messages, write_landing_files
+from tests.synthetic_landing import LocalTarget, simulator_messages, write_landing_files
+from tests.synthetic_landing import TopicPayload as Message
 
 START_MS = 1_763_740_800_000
 JSONSCHEMA_SUBSET = 2_000

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import machine, row
 from edge_agent.features import fit_feature_spec, standardise, window_matrix
 from edge_agent.simulator import SIGNALS, SyntheticWeldGenerator
-from mlops_assets.ml.model import AutoencoderConfig
-from mlops_assets.ml.training import train_autoencoder
+from mlops_assets.ml.autoencoder.model import AutoencoderConfig
+from mlops_assets.ml.autoencoder.trainer import train_autoencoder
 
 WINDOWS, WINDOW, EPOCHS = 1_000_000, 32, 2
 

@@ -2,8 +2,7 @@
 
 Only assembly happens here. Each folder of `defs/` is a domain and an asset group (`ingestion`,
 `maintenance`, `training`, ...). The environment is read here, once, when Dagster loads this location
-(never at import time), and every resource is bound for it: the lake's (`platform_resources`) and
-the ML domains' (`ml_resources`: model registry and signer).
+(never at import time), and every shared resource is bound for it (`mlops_assets.resources.binding`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import dagster as dg
 
 import mlops_assets.defs
 from mlops_assets.environment import current_environment
-from mlops_assets.ml_resources import ml_resources
 from mlops_assets.resources import platform_resources
 
 __all__ = ["build_definitions", "defs"]
@@ -33,8 +31,7 @@ def build_definitions() -> dg.Definitions:
         domains = dg.ComponentTree.from_module(
             defs_module=mlops_assets.defs, project_root=PROJECT_ROOT
         ).build_defs()
-    resources = {**platform_resources(environment), **ml_resources(environment)}
-    return dg.Definitions.merge(domains, dg.Definitions(resources=resources))
+    return dg.Definitions.merge(domains, dg.Definitions(resources=platform_resources(environment)))
 
 
 @dg.definitions

@@ -40,7 +40,7 @@ from mlops_assets.lake.tables import (
     VALIDATED_TELEMETRY,
 )
 from mlops_assets.landing.zone import LocalLandingZone
-from mlops_assets.ml.labels import simulator_labels, write_labels
+from mlops_assets.ml.training.labels import simulator_labels, write_labels
 from mlops_assets.partitions import day_line_key
 
 LINE = "line-1"

@@ -1,11 +1,5 @@
 """What an upstream asset materialised for a partition (its metadata), for the ML assets that keep their
-data outside IO managers (Delta tables, MLflow runs) and find it through the metadata.
-
-The materialisation of the same run wins: two runs of one line's chain overlapping in time must not
-mix each other's models. Only when the upstream was not part of this run (a run that materialises
-`model_evaluation` alone, say) is the latest materialisation used. Deployments also queue at most one
-`model_training_job` run per line (a run-queue limit on the `dagster/partition` tag).
-"""
+data outside IO managers (Delta tables, MLflow runs) and find it through the metadata."""
 
 from __future__ import annotations
 
@@ -50,7 +44,11 @@ def _planned_in_run(instance: dg.DagsterInstance, run_id: str, key: dg.AssetKey,
 
 def upstream_metadata(context: AnyContext, asset: str, partition: str) -> dict[str, Any]:
     """Plain values of `asset`'s materialisation metadata for `partition`: this run's when the asset was
-    planned in this run, else the latest. Raises `dg.Failure` when there is none to use."""
+    planned in this run, else the latest. Raises `dg.Failure` when there is none to use.
+
+    The materialisation of the same run wins: two runs of one line's chain overlapping in time must
+    not mix each other's models (deployments also queue at most one `model_training_job` run per line,
+    a run-queue limit on the `dagster/partition` tag)."""
     instance, run_id, key = context.instance, context.op_execution_context.run_id, dg.AssetKey(asset)
     materialization = _run_materialization(instance, run_id, key, partition)
     if materialization is None:

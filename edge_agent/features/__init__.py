@@ -20,6 +20,7 @@ from edge_agent.features.package import (
 )
 from edge_agent.features.profile import PROFILE_STATS, profile_columns, window_profile
 from edge_agent.features.spec import SPEC_VERSION, FeatureSpec, fit_feature_spec
+from edge_agent.features.thresholds import PackageThresholds, Threshold
 from edge_agent.features.weld_score import (
     COMPONENTS,
     MIN_DURATION_BOUND,
@@ -57,6 +58,8 @@ __all__ = [
     "EdgePackage",
     "FeatureSpec",
     "PackageError",
+    "PackageThresholds",
+    "Threshold",
     "WeldScorer",
     "WeldScores",
     "WeldVerdict",

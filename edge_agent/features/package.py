@@ -7,8 +7,9 @@ A package is a folder (or the same files under an URI prefix):
     feature_spec.json       `FeatureSpec`: signals, window, stride, centre and scale per signal
     threshold.json          {"format": 2, "window": {value, method, params}, "weld": {...} | null,
                             "weld_aggregation": ..., "weld_duration": {value, center, scale, unit, ...} | null,
-                            "signal_errors": {...}}: the weld score is `weld_score.WeldScorer` (a file
-                            without "format" is format 1: shape only, as packages built before it)
+                            "signal_errors": {...}}, read as `thresholds.PackageThresholds`: the weld score
+                            is `weld_score.WeldScorer` (a file without "format" is format 1: shape only, as
+                            packages built before it)
     reference_profile.parquet  per-window mean and std of each signal on validation data (drift reference)
     manifest.json           the contract's `modelManifest`: every other file with its SHA-256 and size,
                             the threshold, the lineage, and an ed25519 signature
@@ -36,6 +37,7 @@ from edge_agent.features.manifest import (
     verify_signature,
 )
 from edge_agent.features.spec import FeatureSpec
+from edge_agent.features.thresholds import PackageThresholds
 from edge_agent.features.weld_score import WeldScorer
 from edge_agent.files.fsutil import file_sha256
 
@@ -68,7 +70,7 @@ class EdgePackage:
     root: Path
     manifest: dict[str, Any]
     spec: FeatureSpec
-    thresholds: dict[str, Any]
+    thresholds: PackageThresholds
 
     @property
     def model_path(self) -> Path:
@@ -76,7 +78,7 @@ class EdgePackage:
 
     @property
     def window_threshold(self) -> float:
-        return float(self.thresholds["window"]["value"])
+        return self.thresholds.window.value
 
     @property
     def model_version(self) -> str:
@@ -85,7 +87,7 @@ class EdgePackage:
     @property
     def weld_scorer(self) -> WeldScorer | None:
         """The weld score of this package (shape and, from format 2, duration); None without a weld level."""
-        return WeldScorer.from_thresholds(self.thresholds)
+        return self.thresholds.weld_scorer
 
 
 def _read_json(root: Path, name: str) -> Any:
@@ -118,7 +120,7 @@ def _check_files(root: Path, listed: Mapping[str, tuple[str, int]]) -> None:
         raise PackageError(f"{root}: files not covered by the manifest: {extra}")
 
 
-def _check_thresholds(root: Path, thresholds: Any, manifest_threshold: float) -> dict[str, Any]:
+def _check_thresholds(root: Path, thresholds: Any, manifest_threshold: float) -> PackageThresholds:
     """The window threshold (equal to the signed manifest's copy) and the weld score's parameters."""
     try:
         if not isinstance(thresholds, dict):
@@ -131,10 +133,9 @@ def _check_thresholds(root: Path, thresholds: Any, manifest_threshold: float) ->
             raise ValueError(
                 f"window.value {value!r} differs from the manifest's threshold {manifest_threshold!r}"
             )
-        WeldScorer.from_thresholds(thresholds)  # refuse now what could not be scored later
+        return PackageThresholds.from_dict(thresholds)  # refuse now what could not be scored later
     except (ValueError, KeyError, TypeError) as exc:
         raise PackageError(f"{root}: {THRESHOLD_FILE} cannot be used: {exc}") from exc
-    return thresholds
 
 
 def load_package(root: Path, public_key_b64: str | None, *, key_id: str | None = None) -> EdgePackage:

@@ -57,9 +57,9 @@ def _fmt(value: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from mlops_assets.ml.byod import DetectorOptions
-    from mlops_assets.ml.evaluate_csv import evaluate_files
-    from mlops_assets.ml.metrics import HEADLINE_METRICS
+    from mlops_assets.ml.autoencoder.metrics import HEADLINE_METRICS
+    from mlops_assets.ml.byod.detector import DetectorOptions
+    from mlops_assets.ml.byod.evaluate_csv import evaluate_files
 
     started = time.monotonic()
     options = DetectorOptions(

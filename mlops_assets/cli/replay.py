@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_agent.domain import LineAddress
     from edge_agent.simulator import LineConfig, WeldLine, publish_line
     from edge_agent.uns.endpoint import endpoint_from_arguments
-    from mlops_assets.ml.replay_source import read_replay_source
+    from mlops_assets.ml.byod.replay_source import read_replay_source
 
     if not 1 <= args.batch <= 4096:
         print(

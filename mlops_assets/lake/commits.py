@@ -1,13 +1,6 @@
-"""Commit rows to a lake table exactly once per landing file.
-
-Every commit records the ids of the landing files it ingested as Delta application transactions
-(`txn` actions) in the same atomic commit as the rows. So a file is in a table entirely or not at
-all, re-ingesting it adds nothing, and two writers racing on the same file cannot both commit it:
-Delta refuses the second commit, which is then retried on the new snapshot (that drops the file).
-
-Lakes written before the path id (`landing_file_id`) recorded each file under its bare name
-(`legacy_landing_file_id`); `ingested_files` honours both, so upgrading does not ingest them again.
-"""
+"""Commit rows to a lake table exactly once per landing file: every commit records the ids of the files
+it ingested as Delta application transactions (`txn`) in the same atomic commit as the rows, so a file
+is in a table entirely or not at all, and of two writers racing on the same file only one commits it."""
 
 from __future__ import annotations
 

@@ -1,18 +1,6 @@
 """Which pending (day, line) partitions to ask an ingestion run for, given what the earlier runs for
-the same pending files did, and where the next scan of the landing zone may start.
-
-Plain logic: the landing sensor turns the Dagster runs tagged with a pending set into `Attempts`.
-- No run yet: request one (run key = the pending set).
-- A run queued or running (or failed and about to be retried by Dagster): wait for it.
-- Failed runs: request again, with the retry generation in the run key (`...|retry-2`), until
-  `max_failed` runs failed; then give up loudly (a backfill or new files start over). `Attempts`
-  counts root runs only: a run and Dagster's own retries of it fail once (the sensor's docstring).
-- A run succeeded and left exactly these files unfinished: the lake could not read them (the bronze
-  check `landing_files_are_readable` names why). They are reported, not requested again (a file
-  replaced in place keeps its id, so the set stays the same), and like files of days outside the
-  daily partitions they do not hold the cursor back: once the cursor is more than a day past them
-  they are not even listed. A backfill of the partition ingests them once they are fixed.
-"""
+the same pending files did, and where the next scan of the landing zone may start (plain logic: the
+landing sensor turns the Dagster runs tagged with a pending set into `Attempts`)."""
 
 from __future__ import annotations
 
@@ -70,6 +58,18 @@ def plan_ingestion(
     today: dt.date,
     max_failed: int = MAX_FAILED_RUNS,
 ) -> IngestPlan:
+    """What to do with each pending partition:
+
+    - no run yet: request one (run key = the pending set);
+    - a run queued or running (or failed and about to be retried by Dagster): wait for it;
+    - failed runs: request again, with the retry generation in the run key (`...|retry-2`), until
+      `max_failed` runs failed; then give up loudly (a backfill or new files start over). `Attempts`
+      counts root runs only: a run and Dagster's own retries of it fail once;
+    - a run succeeded and left exactly these files unfinished: the lake could not read them (the
+      bronze check `landing_files_are_readable` names why). They are reported, not requested again (a
+      file replaced in place keeps its id), and like files of days outside the daily partitions they
+      do not hold the cursor back: once the cursor is more than a day past them they are not even
+      listed. A backfill of the partition ingests them once they are fixed."""
     plan = IngestPlan()
     for pending in scan.partitions:
         tried = attempts.get(pending.pending_set, Attempts())

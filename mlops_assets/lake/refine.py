@@ -1,13 +1,6 @@
 """Bronze to silver: validate telemetry payloads column-wise and split rows into samples and refusals.
-
-Pure functions over polars frames (no I/O). Every bronze row ends up in exactly one place:
-- a valid telemetry message becomes `n_samples` rows of `validated_telemetry` (or, when its
-  (cell, seq) is already there from another message, one `duplicate` row of quarantine);
-- a refused message becomes one row of `quarantined_messages`, with the stage that refused it (`edge`
-  for the edge's quarantine files, `lake` for the lake's own checks) and the reason;
-- a valid message of another channel (a model manifest the agent captured) stays in bronze only
-  and is counted as `other_channel`.
-"""
+Pure functions over polars frames (no I/O); every bronze row ends up in exactly one place
+(`TelemetryRefiner.refine`)."""
 
 from __future__ import annotations
 
@@ -75,6 +68,12 @@ class TelemetryRefiner:
         (self.map_name,) = self.validator.plan.maps  # the signals object
 
     def refine(self, bronze: pl.DataFrame, *, known_signals: list[str], now: dt.datetime) -> Refined:
+        """Every bronze row to exactly one place: a valid telemetry message becomes `n_samples` rows of
+        `validated_telemetry`; a refused one a row of `quarantined_messages`, with the stage that refused
+        it (`edge` for the edge's quarantine files, `lake` for the lake's own checks) and the reason; a
+        valid message of another channel (a model manifest) stays in bronze only, counted as
+        `other_channel`. A batch already stored from another message becomes a `duplicate` refusal
+        later (`drop_duplicate_batches`)."""
         params = route_topics(pl.col("topic"), self.channel)
         frame = bronze.with_columns(__params=params)
         is_capture = pl.col("file_kind") == "capture"

@@ -1,14 +1,5 @@
-"""Bronze to silver and quarantine for one (day, line) partition, exactly once per landing file.
-
-Files go in groups; each group is one silver commit followed by one quarantine commit, each
-recording the group's file ids (`commits.py`), so a run killed anywhere is completed by a rerun:
-every table skips the files it already records, and for files whose silver commit landed but whose
-quarantine commit did not, the duplicates are recomputed from what silver holds.
-
-The groups are pipelined: while one thread commits group i (delta-rs writes a partition on one
-core), the next group is validated and exploded on the other. Batches kept by this run but perhaps
-not yet visible in silver are remembered, so de-duplication never misses them.
-"""
+"""Bronze to silver and quarantine for one (day, line) partition, exactly once per landing file
+(`refine_partition`)."""
 
 from __future__ import annotations
 
@@ -202,7 +193,15 @@ def refine_partition(
 ) -> RefineOutcome:
     """Validate the bronze rows of (day, line) that silver or quarantine lack, and commit them.
     Budgets count bronze rows (messages): a commit holds at most about `max_rows_per_commit` of
-    them (whole files), a read at most `max_rows_per_read`."""
+    them (whole files), a read at most `max_rows_per_read`.
+
+    Files go in groups; each group is one silver commit followed by one quarantine commit, each
+    recording the group's file ids (`commits.py`), so a run killed anywhere is completed by a rerun:
+    every table skips the files it already records, and for files whose silver commit landed but whose
+    quarantine commit did not, the duplicates are recomputed from what silver holds. The groups are
+    pipelined: while one thread commits group i, the next group is validated on the other; batches
+    kept by this run but perhaps not yet visible in silver are remembered, so de-duplication never
+    misses them."""
     outcome = RefineOutcome()
     if not store.exists(RAW_UNS_CAPTURES):
         return outcome

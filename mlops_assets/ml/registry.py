@@ -1,10 +1,6 @@
-"""MLflow behind a small interface: experiment per line, runs, registered model per line, aliases.
-
-One registered model per line (`weld-ae-<line>`). A candidate package becomes a model version with the
-alias `challenger`; the quality gate moves `champion` to it and keeps the previous champion addressable
-as `previous-champion` (rollback = move `champion` back). Uses `MlflowClient` only, never the fluent
-global run, so concurrent Dagster steps cannot mix up each other's runs.
-"""
+"""MLflow behind a small interface: an experiment per line, runs, a registered model per line
+(`weld-ae-<line>`) with the aliases `challenger`, `champion` and `previous-champion`. `MlflowClient`
+only, never the fluent global run, so concurrent Dagster steps cannot mix up each other's runs."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from edge_agent.files.landing_format import LandingKey
 from edge_agent.simulator import LineConfig
 from mlops_assets.lake import LakeStore
 from mlops_assets.landing import LocalLandingZone
-from mlops_assets.landing.synthetic import LocalTarget, Message, simulator_messages, write_landing_files
+from tests.synthetic_landing import LocalTarget, TopicPayload, simulator_messages, write_landing_files
 
 # A fixed start keeps tests reproducible; 2025-11-21 lies inside the daily partitions.
 START_MS = 1763740800000
@@ -30,7 +30,7 @@ class LocalLake:
     def landing_root(self) -> Path:
         return self.home / "landing"
 
-    def land(self, messages: list[Message], **kwargs: object) -> list[LandingKey]:
+    def land(self, messages: list[TopicPayload], **kwargs: object) -> list[LandingKey]:
         kwargs.setdefault("received_start_ms", START_MS + 60_000)
         return write_landing_files(self.target, messages, **kwargs)  # type: ignore[arg-type]
 
@@ -49,7 +49,7 @@ def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalLake]
 
 
 @pytest.fixture(scope="session")
-def line_messages() -> list[Message]:
+def line_messages() -> list[TopicPayload]:
     """300 telemetry batches of three simulated cells (100 samples each)."""
     return simulator_messages(LineConfig(start_ms=START_MS, seed=7), 300)
 

@@ -14,10 +14,10 @@ import yaml
 from dagster._core.instance.config import dagster_instance_config
 
 from mlops_assets.environment import LOCAL_INSTANCE_YAML
-from mlops_assets.landing.synthetic import Message
 from tests.mlops_assets.conftest import LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import run_ingestion
 from tests.postgres import PostgresServer
+from tests.synthetic_landing import TopicPayload
 
 DEPLOYED = Path(__file__).resolve().parents[2] / "deploy" / "dagster" / "dagster.yaml"
 HELM_VALUES = DEPLOYED.with_name("values.yaml")
@@ -41,7 +41,7 @@ def test_the_deployed_instance_config_is_valid(tmp_path: Path, monkeypatch: pyte
 
 def test_runs_and_events_live_in_postgresql(
     lake: LocalLake,
-    line_messages: list[Message],
+    line_messages: list[TopicPayload],
     postgres: PostgresServer,
     postgres_database: str,
     tmp_path: Path,

@@ -1,8 +1,8 @@
-"""Jobs and schedules of the ingestion domain."""
+"""Jobs of the ingestion domain."""
 
 import dagster as dg
 
-__all__ = ["freshness_check_job", "freshness_check_schedule", "ingestion_job"]
+__all__ = ["freshness_check_job", "ingestion_job"]
 
 FRESHNESS = dg.AssetCheckKey(dg.AssetKey("validated_telemetry"), "validated_telemetry_is_fresh")
 
@@ -18,12 +18,4 @@ freshness_check_job = dg.define_asset_job(
     "freshness_check_job",
     selection=dg.AssetSelection.checks(FRESHNESS),
     description="Evaluate the freshness of validated_telemetry without materialising anything.",
-)
-
-freshness_check_schedule = dg.ScheduleDefinition(
-    name="freshness_check_schedule",
-    job=freshness_check_job,
-    cron_schedule="15 * * * *",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Hourly: is every line's telemetry fresh?",
 )

@@ -1,20 +1,6 @@
-"""`landing_sensor`: new landing files become runs of `ingestion_job` for their (day, line).
-
-Two retry layers, one on top of the other:
-- Dagster's run retries (`run_retries.max_retries` in the instance config, 2 in production) re-execute
-  a failed run from its failure right away (a node that died, a transient error). A re-execution carries the tags
-  `dagster/parent_run_id` and `dagster/root_run_id` (and the sensor's own tags, which it inherits).
-- The sensor counts only root runs, those it requested itself: a root run counts as failed once it
-  and all Dagster's retries of it have failed. Then the sensor requests the same pending files
-  again (`...|retry-N`), each again with Dagster's retries, and gives up after `MAX_FAILED_RUNS`
-  failed root runs: with `max_retries: 2` that is 3 x 3 = 9 runs in all.
-
-Once given up, or once a successful run left files it could not read, the same set of pending files
-is not requested again. A file rewritten in place keeps its id, so that alone changes nothing; a new
-file of that day and line makes a new set, requested afresh, but only while the sensor still lists
-that day: it lists from one day before its cursor, and unreadable files do not hold the cursor (given
-up ones do). To ingest fixed files, backfill their partition.
-"""
+"""`landing_sensor`: new landing files become runs of `ingestion_job` for their (day, line), retried
+on failure on top of Dagster's own run retries (`_attempts`), given up loudly after `MAX_FAILED_RUNS`
+failed root runs; to ingest fixed files, backfill their partition."""
 
 import datetime as dt
 from collections.abc import Iterable
@@ -38,9 +24,17 @@ _OVERLAP = dt.timedelta(days=1)
 def _attempts(instance: dg.DagsterInstance, pending_sets: Iterable[str]) -> dict[str, Attempts]:
     """What the runs tagged with each pending set did (retries of a run inherit its tags).
 
-    Any run of the set, root or Dagster retry, can be in progress or have succeeded; only failed root
-    runs are counted, so Dagster's retries do not use up the sensor's (see the module docstring). A
-    failed root whose retry is still to come or still running shows as in progress, not as failed."""
+    Two retry layers, one on top of the other: Dagster's run retries (`run_retries.max_retries` in the
+    instance config, 2 in production) re-execute a failed run from its failure at once, carrying the
+    tags `dagster/parent_run_id` and `dagster/root_run_id` and the sensor's own; the sensor counts only
+    root runs, those it requested itself. Any run of the set, root or retry, can be in progress or have
+    succeeded; a root run counts as failed once it and all Dagster's retries of it have failed, so with
+    `max_retries: 2` giving up after `MAX_FAILED_RUNS` (3) failed roots means 9 runs in all. A failed
+    root whose retry is still to come or still running shows as in progress, not as failed.
+
+    Once given up, or once a successful run left files it could not read, the same set is not requested
+    again (a file rewritten in place keeps its id); a new file of that day and line makes a new set,
+    requested afresh while the sensor still lists that day (from one day before its cursor)."""
     keys = sorted(set(pending_sets))
     found: dict[str, Attempts] = {}
     if not keys:

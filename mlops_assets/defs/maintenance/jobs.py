@@ -1,22 +1,12 @@
 """`lake_maintenance_job`: compact, Z-order and vacuum every table of the lake."""
 
 import dagster as dg
-from pydantic import Field
 
+from mlops_assets.defs.maintenance.config import LakeMaintenanceConfig
 from mlops_assets.lake.maintenance import maintain_table
 from mlops_assets.resources import LakehouseResource
 
-__all__ = ["LakeMaintenanceConfig", "lake_maintenance_job", "maintain_lake"]
-
-
-class LakeMaintenanceConfig(dg.Config):
-    retention_hours: int = Field(default=168, ge=0, description="VACUUM keeps files younger than this.")
-    enforce_retention: bool = Field(
-        default=True, description="Refuse a retention under Delta's minimum (7 days); false only for tests."
-    )
-    recent_days: int = Field(
-        default=3, ge=0, description="OPTIMIZE the last N date partitions only (0 = the whole table)."
-    )
+__all__ = ["lake_maintenance_job", "maintain_lake"]
 
 
 @dg.op(description="OPTIMIZE (Z-order on cell and time where possible) and VACUUM each lake table.")

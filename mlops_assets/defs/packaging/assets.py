@@ -1,19 +1,17 @@
 """`edge_model_package`: ONNX, threshold, feature spec, drift profile and signed manifest, registered in
 MLflow as a new version of the line's model with the alias `challenger` (`mlops_assets.ml.release`)."""
 
-import json
-
 import dagster as dg
 
+from edge_agent.features import PackageThresholds
 from mlops_assets.defs.packaging.config import EdgePackageConfig
 from mlops_assets.defs.training.assets import model_evaluation
 from mlops_assets.defs.training.catalog import OWNERS
-from mlops_assets.ml.feature_table import FeaturesMismatch
-from mlops_assets.ml.packaging import Lineage
-from mlops_assets.ml.release import release_edge_package
-from mlops_assets.ml_resources import ModelRegistryResource, SignerResource
+from mlops_assets.ml.release.packaging import Lineage
+from mlops_assets.ml.release.publish import release_edge_package
+from mlops_assets.ml.training.feature_table import FeaturesMismatch
 from mlops_assets.partitions import line_partitions
-from mlops_assets.resources import LakehouseResource
+from mlops_assets.resources import LakehouseResource, ModelRegistryResource, SignerResource
 from mlops_assets.upstream import upstream_metadata
 
 __all__ = ["edge_model_package"]
@@ -43,13 +41,14 @@ def edge_model_package(
         raise dg.Failure("anomaly_threshold was fitted on another model: materialise the chain in order")
     if upstream_metadata(context, "model_evaluation", line)["mlflow_run_id"] != run_id:
         raise dg.Failure("model_evaluation is older than anomaly_threshold: materialise the chain in order")
+    fitted = PackageThresholds.from_dict(thresholds["thresholds"])
     try:
         released = release_edge_package(
             model_registry.registry(),
             lakehouse.store(),
             line,
             run_id=run_id,
-            thresholds=thresholds["thresholds"],
+            thresholds=fitted,
             lineage=Lineage(run_id, int(trained["telemetry_version"]), str(trained["git_commit"])),
             signer=signer.signer(),
         )
@@ -78,6 +77,6 @@ def edge_model_package(
             "gate_tolerance": config.gate_tolerance,
             # The telemetry the model's features were cut from (its lineage): the gate reads it again.
             "telemetry_version": dg.MetadataValue.int(int(trained["telemetry_version"])),
-            "thresholds": dg.MetadataValue.json(json.loads(json.dumps(thresholds["thresholds"]))),
+            "thresholds": dg.MetadataValue.json(fitted.to_dict()),
         }
     )

@@ -1,7 +1,7 @@
 """Blocking checks of `edge_model_package`: ONNX parity, and the quality gate (which promotes).
 
-Thin wiring around `mlops_assets.ml.package_checks`. Packages are verified with the platform signer's
-public key (the `signer` resource), never with a key read back from the metadata being checked.
+Thin wiring around `mlops_assets.ml.release.parity` and `.gate`. Packages are verified with the platform
+signer's public key (the `signer` resource), never with a key read back from the metadata being checked.
 """
 
 import warnings
@@ -11,10 +11,10 @@ import dagster as dg
 
 from edge_agent.features import PackageError
 from mlops_assets.defs.packaging.assets import edge_model_package
-from mlops_assets.ml.package_checks import PlatformKey, package_parity, package_quality_gate
-from mlops_assets.ml_resources import ModelRegistryResource, SignerResource
+from mlops_assets.ml.release.gate import package_quality_gate
+from mlops_assets.ml.release.parity import PlatformKey, package_parity
 from mlops_assets.partitions import line_partitions
-from mlops_assets.resources import LakehouseResource
+from mlops_assets.resources import LakehouseResource, ModelRegistryResource, SignerResource
 from mlops_assets.upstream import upstream_metadata
 
 __all__ = ["package_matches_torch_model", "package_passes_quality_gate"]

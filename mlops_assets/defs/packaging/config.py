@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.ml.quality_gate import GateMetric
+from mlops_assets.ml.release.gate_decision import GateMetric
 
 __all__ = ["EdgePackageConfig"]
 

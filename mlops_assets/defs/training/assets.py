@@ -10,24 +10,28 @@ import warnings
 
 import dagster as dg
 
+from edge_agent.features import PackageThresholds
 from mlops_assets.defs.training.catalog import OWNERS, WELD_FEATURES_COLUMNS, WELD_LABELS_COLUMNS
 from mlops_assets.defs.training.config import AutoencoderTrainingConfig, ThresholdConfig, WeldFeaturesConfig
-from mlops_assets.ml import plots, steps, tracking
-from mlops_assets.ml.feature_table import (
+from mlops_assets.ml.autoencoder.trainer import EpochReport
+from mlops_assets.ml.training import plots, tracking
+from mlops_assets.ml.training.feature_table import (
     WELD_FEATURES,
     FeaturesMismatch,
     read_model_segments,
     read_model_windows,
     spec_id_of,
 )
-from mlops_assets.ml.labels import WELD_LABELS, label_map
-from mlops_assets.ml.lineage import git_commit
-from mlops_assets.ml.reports import metrics_markdown
-from mlops_assets.ml.telemetry import telemetry_slice
-from mlops_assets.ml.training import EpochReport
-from mlops_assets.ml_resources import ModelRegistryResource
+from mlops_assets.ml.training.features import build_features
+from mlops_assets.ml.training.holdout_evaluation import evaluate_windows
+from mlops_assets.ml.training.labels import WELD_LABELS, label_map
+from mlops_assets.ml.training.lineage import git_commit
+from mlops_assets.ml.training.reports import metrics_markdown
+from mlops_assets.ml.training.run_model import load_run_model, train_from_lake
+from mlops_assets.ml.training.telemetry import telemetry_slice
+from mlops_assets.ml.training.threshold_fit import fit_thresholds
 from mlops_assets.partitions import line_partitions
-from mlops_assets.resources import LakehouseResource
+from mlops_assets.resources import LakehouseResource, ModelRegistryResource
 from mlops_assets.upstream import upstream_metadata
 
 __all__ = ["anomaly_autoencoder", "anomaly_threshold", "model_evaluation", "weld_features", "weld_labels"]
@@ -36,7 +40,7 @@ weld_labels = dg.AssetSpec(
     "weld_labels",
     group_name="training",
     description=f"Known weld quality per line ({WELD_LABELS}): inspection results or simulator ground truth. "
-    "Written by `mlops_assets.ml.labels.write_labels`; training leaves known-bad welds out.",
+    "Written by `mlops_assets.ml.training.labels.write_labels`; training leaves known-bad welds out.",
     kinds={"delta"},
     owners=OWNERS,
     metadata={"dagster/column_schema": WELD_LABELS_COLUMNS, "dagster/table_name": WELD_LABELS.name},
@@ -71,7 +75,7 @@ def weld_features(
     store = lakehouse.store()
     try:
         telemetry = telemetry_slice(store, line, keep_days=config.days)
-        build = steps.build_features(
+        build = build_features(
             store,
             line,
             telemetry.frame,
@@ -155,7 +159,7 @@ def anomaly_autoencoder(
         )
 
     try:
-        result, spec, _ = steps.train_from_lake(
+        result, spec, _ = train_from_lake(
             lakehouse.store(), line, model_config, report, spec_id=str(features["spec_id"])
         )
         context.log.info(
@@ -206,12 +210,12 @@ def anomaly_threshold(
     line = context.partition_key
     registry = model_registry.registry()
     run_id = str(upstream_metadata(context, "anomaly_autoencoder", line)["mlflow_run_id"])
-    scorer, spec = steps.load_run_model(registry, run_id)
+    scorer, spec = load_run_model(registry, run_id)
     store = lakehouse.store()
     try:
         val, meta = read_model_windows(store, line, ["validation"], spec_id_of(spec))
         segments = read_model_segments(store, line, ["train", "validation"], spec_id_of(spec))
-        bundle, scores, welds = steps.fit_thresholds(
+        thresholds, scores, welds = fit_thresholds(
             scorer,
             spec,
             val,
@@ -224,13 +228,15 @@ def anomaly_threshold(
         )
     except ValueError as exc:
         raise dg.Failure(f"line {line}: {exc}") from exc
-    duration = bundle["weld_duration"] or {}
-    threshold = bundle["window"]["value"]
+    document = thresholds.to_dict()
+    duration = document["weld_duration"] or {}
+    threshold = thresholds.window.value
+    weld = None if thresholds.weld is None else thresholds.weld.value
     histogram = plots.score_histogram_png(
         scores, threshold, title=f"{line}: validation window scores ({config.method})"
     )
     changed = tracking.record_thresholds(
-        registry, run_id, bundle, histogram, config.settings(bundle["format"])
+        registry, run_id, thresholds, histogram, config.settings(thresholds.format)
     )
     if changed:
         context.log.warning(
@@ -242,17 +248,17 @@ def anomaly_threshold(
         "window threshold %.5g (%s), weld threshold %s, weld duration %s",
         threshold,
         config.method,
-        (bundle["weld"] or {}).get("value"),
+        weld,
         f"normal within {duration['normal_samples']} samples" if duration else "off",
     )
     return dg.MaterializeResult(
         metadata={
             "mlflow_run_id": run_id,
             "threshold": threshold,
-            "weld_threshold": float((bundle["weld"] or {}).get("value") or 0.0),
+            "weld_threshold": float(weld or 0.0),
             "weld_duration": dg.MetadataValue.json(duration),
             "method": config.method,
-            "thresholds": dg.MetadataValue.json(bundle),
+            "thresholds": dg.MetadataValue.json(document),
             "validation_windows": len(scores),
             "validation_welds": int(0 if welds is None else len(welds)),
             "training_welds": int((segments["split"] == "train").sum()) if segments.height else 0,
@@ -280,14 +286,15 @@ def model_evaluation(
     registry = model_registry.registry()
     threshold_meta = upstream_metadata(context, "anomaly_threshold", line)
     run_id = str(threshold_meta["mlflow_run_id"])
-    scorer, spec = steps.load_run_model(registry, run_id)
+    scorer, spec = load_run_model(registry, run_id)
     store = lakehouse.store()
     try:
         holdout, meta = read_model_windows(store, line, ["holdout"], spec_id_of(spec))
         if len(holdout) == 0:
             raise ValueError("no held-out windows: set holdout_fraction > 0 or add labelled welds")
         segments = read_model_segments(store, line, ["holdout"], spec_id_of(spec))
-        evaluation = steps.evaluate_windows(scorer, holdout, meta, threshold_meta["thresholds"], segments)
+        thresholds = PackageThresholds.from_dict(threshold_meta["thresholds"])
+        evaluation = evaluate_windows(scorer, holdout, meta, thresholds, segments)
     except ValueError as exc:
         raise dg.Failure(f"line {line}: {exc}") from exc
     tracking.record_evaluation(registry, run_id, evaluation)

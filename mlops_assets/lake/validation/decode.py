@@ -1,19 +1,5 @@
-"""Decode a column of JSON payloads into typed columns, batch-wise, without a Python loop per row.
-
-How, and why this way (measured on polars 2.1):
-- `str.json_decode(dtype)` fails the whole batch on one wrong type and silently coerces others
-  (2.5 -> 2 for Int64, 3 -> "3" for String, 5 -> [5.0] for a list), so it cannot validate.
-- `read_ndjson(schema=..., ignore_errors=True)` is strict per value: a value of the wrong type
-  becomes null (Binary accepts JSON strings only, Float64 numbers only, List lists only), and one
-  row comes out per line. A syntax error still fails the whole call; then `str.json_path_match("$")`
-  (null for invalid JSON) finds the culprits and the rest is decoded again.
-- A null therefore means "absent, JSON null, or of the wrong type". To tell these apart without a
-  per-row loop we count the keys in each payload with a regular expression and compare that with the
-  number of non-null decoded values: in a conforming payload every key is accounted for. Rows that
-  do not balance (few, unless a batch is bad) are decoded once more with every value as text, to
-  name the offending key. Unknown names that the schema admits (a new snake_case signal) are
-  discovered on those rows, and the batch is decoded again with them.
-"""
+"""Decode a column of JSON payloads into typed columns, batch-wise, without a Python loop per row
+(how, and why this way: `decode_payloads`)."""
 
 from __future__ import annotations
 
@@ -139,7 +125,19 @@ def decode_payloads(
 ) -> DecodedPayloads:
     """Decode `payloads` (Binary) by `plan`. Besides the typed fields, the frame holds the flags
     `__too_large`, `__bad_utf8`, `__not_json`, `__not_object`, `__unbalanced` (a key not accounted
-    for by a typed value) and `__probe` (every value as text, on unbalanced rows only)."""
+    for by a typed value) and `__probe` (every value as text, on unbalanced rows only).
+
+    How, and why this way (measured on polars 2.1):
+    - `str.json_decode(dtype)` fails the whole batch on one wrong type and silently coerces others
+      (2.5 -> 2 for Int64, 3 -> "3" for String, 5 -> [5.0] for a list), so it cannot validate.
+    - `read_ndjson(schema=..., ignore_errors=True)` is strict per value: a value of the wrong type
+      becomes null, and one row comes out per line. A syntax error still fails the whole call; then
+      `str.json_path_match("$")` (null for invalid JSON) finds the culprits and the rest is decoded again.
+    - A null therefore means "absent, JSON null, or of the wrong type". The keys of each payload are
+      counted with a regular expression and compared with the non-null decoded values: rows that do
+      not balance are decoded once more with every value as text, to name the offending key. Unknown
+      names the schema admits (a new snake_case signal) are discovered on those rows, and the batch is
+      decoded again with them."""
     map_names = {
         m: list(dict.fromkeys([*plan.maps[m].declared, *(known_names or {}).get(m, [])])) for m in plan.maps
     }

@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlops_assets.cli import main
-from mlops_assets.ml.evaluate_csv import evaluate_files
+from mlops_assets.ml.byod.evaluate_csv import evaluate_files
 
 
 def _series(n: int, seed: int) -> np.ndarray:

@@ -16,9 +16,9 @@ from mlops_assets.lake import LakeStore
 from mlops_assets.lake.ingest import ingest_landing, refine_partition
 from mlops_assets.lake.refine import TelemetryRefiner
 from mlops_assets.landing import landing_zone
-from mlops_assets.landing.synthetic import Message, S3Target, write_landing_files
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.s3 import MotoS3
+from tests.synthetic_landing import S3Target, TopicPayload, write_landing_files
 
 NOW = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
 
@@ -26,7 +26,7 @@ NOW = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
 def _fill(
     store: LakeStore,
     landing_root: str,
-    messages: list[Message],
+    messages: list[TopicPayload],
     day: dt.date,
     options: dict[str, str] | None = None,
 ) -> None:
@@ -36,10 +36,10 @@ def _fill(
 
 
 def test_sql_over_the_local_lake_in_every_format(
-    lake: LocalLake, line_messages: list[Message], capsys: pytest.CaptureFixture[str]
+    lake: LocalLake, line_messages: list[TopicPayload], capsys: pytest.CaptureFixture[str]
 ) -> None:
     messages = list(line_messages[:30])
-    messages[0] = Message(messages[0].topic, b"oops")
+    messages[0] = TopicPayload(messages[0].topic, b"oops")
     day = day_of(lake.land(messages, per_file=10))
     _fill(lake.store, str(lake.landing_root), messages, day)
 
@@ -74,7 +74,7 @@ def test_a_bad_query_is_a_clear_error(lake: LocalLake, capsys: pytest.CaptureFix
 
 
 def test_sql_on_s3_through_the_installed_command(
-    s3: MotoS3, line_messages: list[Message], tmp_path: Path
+    s3: MotoS3, line_messages: list[TopicPayload], tmp_path: Path
 ) -> None:
     bucket = s3.new_bucket("lake")
     keys = write_landing_files(

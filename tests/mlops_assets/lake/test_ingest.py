@@ -26,9 +26,9 @@ from mlops_assets.lake import (
 from mlops_assets.lake.ingest import RefineOutcome, ingest_landing, refine_partition
 from mlops_assets.lake.pending import scan_pending
 from mlops_assets.lake.refine import TelemetryRefiner
-from mlops_assets.landing.synthetic import Message, simulator_messages
 from mlops_assets.resources import LakehouseResource
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
+from tests.synthetic_landing import TopicPayload, simulator_messages
 
 NOW = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
 LINE = "line-1"
@@ -80,13 +80,13 @@ def assert_reconciles(store: LakeStore, day: dt.date, files: int) -> pl.DataFram
 
 
 def test_counts_reconcile_per_file_and_plain_readers_see_the_tables(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     messages = list(line_messages)
-    messages[3] = Message(messages[3].topic, b"not json")
-    messages[150] = Message(messages[150].topic, messages[150].payload.replace(b'"GOOD"', b'"SUPERB"'))
+    messages[3] = TopicPayload(messages[3].topic, b"not json")
+    messages[150] = TopicPayload(messages[150].topic, messages[150].payload.replace(b'"GOOD"', b'"SUPERB"'))
     manifest = contract.channel("modelManifest").messages["modelManifest"].examples[0].payload
-    messages.append(Message("acme/plant-1/body-shop/line-1/_model/manifest", orjson.dumps(manifest)))
+    messages.append(TopicPayload("acme/plant-1/body-shop/line-1/_model/manifest", orjson.dumps(manifest)))
     keys = lake.land(messages, per_file=100)
     day = day_of(keys)
 
@@ -117,7 +117,9 @@ def test_counts_reconcile_per_file_and_plain_readers_see_the_tables(
     assert "SUPERB" in refused["error_reason"][1] and refused["payload"][0] == b"not json"
 
 
-def test_reingesting_adds_nothing(lake: LocalLake, contract: Contract, line_messages: list[Message]) -> None:
+def test_reingesting_adds_nothing(
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
+) -> None:
     day = day_of(lake.land(line_messages, per_file=100))
     ingest(lake.store, lake, contract, day)
     versions = {
@@ -150,7 +152,7 @@ class CrashAfter(LakeStore):
     ids=["bronze", "silver", "quarantine"],
 )
 def test_a_run_dying_between_commits_is_completed_by_a_rerun(
-    lake: LocalLake, contract: Contract, line_messages: list[Message], crash_after: TableRef
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload], crash_after: TableRef
 ) -> None:
     messages = list(line_messages)
     messages[40] = messages[10]  # a duplicate batch, to check that duplicates survive the crash too
@@ -176,7 +178,7 @@ def test_a_run_dying_between_commits_is_completed_by_a_rerun(
 
 
 def test_a_batch_delivered_twice_in_different_files_is_stored_once(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     first = lake.land(line_messages[:100], per_file=100)
     day = day_of(first)
@@ -193,7 +195,7 @@ def test_a_batch_delivered_twice_in_different_files_is_stored_once(
 
 
 def test_a_batch_repeated_inside_one_file_is_stored_once(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     messages = list(line_messages[:20])
     messages[15] = messages[5]
@@ -209,7 +211,7 @@ def test_a_batch_repeated_inside_one_file_is_stored_once(
 
 
 def test_edge_quarantine_files_keep_the_edges_reason(lake: LocalLake, contract: Contract) -> None:
-    refused = [Message("acme/plant-1/body-shop/line-1/cell-01/weld/telemetry", b'{"seq": "one"}')] * 3
+    refused = [TopicPayload("acme/plant-1/body-shop/line-1/cell-01/weld/telemetry", b'{"seq": "one"}')] * 3
     day = day_of(lake.land(refused, kind="quarantine"))
 
     ingest(lake.store, lake, contract, day)
@@ -226,7 +228,7 @@ def test_edge_quarantine_files_keep_the_edges_reason(lake: LocalLake, contract: 
 
 
 def test_a_new_signal_becomes_a_new_column(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     day = day_of(lake.land(line_messages[:20], per_file=20))
     ingest(lake.store, lake, contract, day)
@@ -234,7 +236,7 @@ def test_a_new_signal_becomes_a_new_column(
     n = replay["n_samples"]
     replay["signals"] = {"electrode_position_mm": [462.0] * n, "current_a": [900.0] * n}
     lake.land(
-        [Message(line_messages[20].topic, orjson.dumps(replay))],
+        [TopicPayload(line_messages[20].topic, orjson.dumps(replay))],
         first_seq=500,
         received_start_ms=1763740800000 + 90_000,
     )
@@ -248,7 +250,7 @@ def test_a_new_signal_becomes_a_new_column(
 
 
 def test_an_unreadable_landing_file_is_reported_and_the_others_are_ingested(
-    lake: LocalLake, line_messages: list[Message]
+    lake: LocalLake, line_messages: list[TopicPayload]
 ) -> None:
     keys = lake.land(line_messages[:200], per_file=100)
     broken = lake.landing_root / keys[0].relative_path
@@ -263,7 +265,7 @@ def test_an_unreadable_landing_file_is_reported_and_the_others_are_ingested(
 
 
 def test_a_reimaged_agent_restarting_its_sequence_is_ingested_again(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     first = lake.land(line_messages[:40], per_file=20)
     ingest(lake.store, lake, contract, day_of(first))
@@ -280,7 +282,7 @@ def test_a_reimaged_agent_restarting_its_sequence_is_ingested_again(
 
 
 def test_two_plants_with_agents_of_the_same_name_do_not_collide(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     day = day_of(lake.land(line_messages[:20], per_file=20, site="plant-1", agent="edge-1"))
     other = simulator_messages(
@@ -302,7 +304,7 @@ def test_two_plants_with_agents_of_the_same_name_do_not_collide(
 
 
 def test_a_table_read_at_a_recorded_version_is_what_was_there_then(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     day = day_of(lake.land(line_messages[:20], per_file=20))
     ingest(lake.store, lake, contract, day)

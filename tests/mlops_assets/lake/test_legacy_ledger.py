@@ -15,9 +15,9 @@ from mlops_assets.lake.commits import commit_files
 from mlops_assets.lake.ingest import ingest_landing, refine_partition
 from mlops_assets.lake.pending import scan_pending
 from mlops_assets.lake.refine import TelemetryRefiner
-from mlops_assets.landing.synthetic import Message
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.mlops_assets.lake.test_ingest import LINE, NOW, assert_reconciles
+from tests.synthetic_landing import TopicPayload
 
 TABLES = (RAW_UNS_CAPTURES, VALIDATED_TELEMETRY, QUARANTINED_MESSAGES)
 
@@ -37,7 +37,7 @@ def duplicates(store: LakeStore) -> int:
 
 @pytest.mark.parametrize("old_steps", ["bronze, silver and quarantine", "bronze only"])
 def test_files_a_lake_recorded_by_bare_name_are_not_ingested_again(
-    lake: LocalLake, contract: Contract, line_messages: list[Message], old_steps: str
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload], old_steps: str
 ) -> None:
     keys = lake.land(line_messages, per_file=100)
     day = day_of(keys)
@@ -73,7 +73,7 @@ def test_files_a_lake_recorded_by_bare_name_are_not_ingested_again(
 
 
 def test_a_bare_name_counts_only_in_its_own_partition(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     """A bare name says nothing about the day: an agent re-imaged the next day restarts its sequence and
     lands a file of the same name, which is new data and must be ingested."""

@@ -11,11 +11,11 @@ import polars as pl
 from edge_agent.domain import LineAddress
 from edge_agent.simulator import LineConfig
 from mlops_assets.lake import QUARANTINED_MESSAGES, VALIDATED_TELEMETRY
-from mlops_assets.landing.synthetic import simulator_messages
 from tests.helpers import wait_until
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.mlops_assets.lake.test_ingest import assert_reconciles
 from tests.mlops_assets.lake.workers import ingest_partition
+from tests.synthetic_landing import simulator_messages
 
 SPAWN = multiprocessing.get_context("spawn")
 

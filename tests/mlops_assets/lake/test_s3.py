@@ -9,11 +9,11 @@ from edge_agent.simulator import LineConfig
 from mlops_assets.environment import Environment
 from mlops_assets.lake.s3 import S3_OPTION_VARIABLES, s3_client_kwargs, storage_options_from_env
 from mlops_assets.lake.sql import lake_from_environment
-from mlops_assets.landing.synthetic import S3Target, simulator_messages, write_landing_files
 from mlops_assets.resources import S3LakehouseResource, S3LandingResource, platform_resources
 from mlops_assets.resources.s3 import S3Credentials
 from tests.mlops_assets.conftest import START_MS
 from tests.s3 import MotoS3
+from tests.synthetic_landing import S3Target, simulator_messages, write_landing_files
 
 
 def test_only_the_variables_that_are_set_become_options() -> None:

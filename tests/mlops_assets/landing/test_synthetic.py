@@ -10,17 +10,17 @@ import pyarrow.parquet as pq
 from edge_agent.contract import Contract, ContractValidator
 from edge_agent.files.landing_format import FILE_METADATA_KEYS
 from mlops_assets.landing import LocalLandingZone
-from mlops_assets.landing.synthetic import LocalTarget, Message, write_landing_files
 from tests.edge_agent.agent.support import local_landing_files, read_tables
 from tests.mlops_assets.conftest import START_MS
+from tests.synthetic_landing import LocalTarget, TopicPayload, write_landing_files
 
 
 def test_capture_and_quarantine_files_follow_the_landing_format(
-    tmp_path: Path, contract: Contract, line_messages: list[Message]
+    tmp_path: Path, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     target = LocalTarget(tmp_path)
     captured = write_landing_files(target, line_messages[:25], received_start_ms=START_MS, per_file=10)
-    refused = [Message(line_messages[0].topic, b'{"seq": "one"}')] * 2
+    refused = [TopicPayload(line_messages[0].topic, b'{"seq": "one"}')] * 2
     (quarantine,) = write_landing_files(target, refused, received_start_ms=START_MS, kind="quarantine")
 
     tables = read_tables(local_landing_files(tmp_path))

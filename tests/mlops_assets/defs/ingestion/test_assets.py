@@ -15,15 +15,15 @@ from mlops_assets.lake import (
     VALIDATED_TELEMETRY,
     LakeStore,
 )
-from mlops_assets.landing.synthetic import Message, S3Target, write_landing_files
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import check_results, materialisations, run_ingestion
 from tests.mlops_assets.lake.test_ingest import CrashAfter, assert_reconciles, ingest
 from tests.s3 import MotoS3
+from tests.synthetic_landing import S3Target, TopicPayload, write_landing_files
 
 
 def test_ingestion_job_writes_catalogued_tables_with_metadata_and_checks(
-    lake: LocalLake, line_messages: list[Message]
+    lake: LocalLake, line_messages: list[TopicPayload]
 ) -> None:
     day = day_of(lake.land(line_messages, per_file=100))
     with dg.instance_for_test() as instance:
@@ -55,7 +55,7 @@ def test_ingestion_job_writes_catalogued_tables_with_metadata_and_checks(
 
 
 def test_after_a_killed_run_the_rerun_metadata_reconciles_every_redone_file(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     messages = list(line_messages)
     messages[40] = messages[10]  # a duplicate inside the file whose silver commit lands before the kill
@@ -75,12 +75,12 @@ def test_after_a_killed_run_the_rerun_metadata_reconciles_every_redone_file(
 
 
 def test_compliance_check_fails_when_bad_payloads_pass_the_threshold(
-    lake: LocalLake, line_messages: list[Message], monkeypatch: pytest.MonkeyPatch
+    lake: LocalLake, line_messages: list[TopicPayload], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLOPS_MIN_COMPLIANCE", "0.98")
     messages = list(line_messages[:100])
     for index in range(0, 100, 10):  # 10 % refused: above any sane threshold
-        messages[index] = Message(
+        messages[index] = TopicPayload(
             messages[index].topic, messages[index].payload.replace(b'"seq"', b'"sequence"')
         )
     day = day_of(lake.land(messages, per_file=50))
@@ -100,7 +100,7 @@ def test_compliance_check_fails_when_bad_payloads_pass_the_threshold(
 
 
 def test_schema_drift_check_warns_on_a_new_contract_version(
-    lake: LocalLake, line_messages: list[Message], contract: Contract
+    lake: LocalLake, line_messages: list[TopicPayload], contract: Contract
 ) -> None:
     day = day_of(lake.land(line_messages[:50], per_file=50))
     with dg.instance_for_test() as instance:
@@ -119,7 +119,7 @@ def test_schema_drift_check_warns_on_a_new_contract_version(
 
 
 def test_ingestion_on_s3_through_moto(
-    s3: MotoS3, contract: Contract, line_messages: list[Message], monkeypatch: pytest.MonkeyPatch
+    s3: MotoS3, contract: Contract, line_messages: list[TopicPayload], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = s3.new_bucket("lake")
     monkeypatch.setenv("MLOPS_ENV", "prod")

@@ -9,9 +9,9 @@ import pytest
 
 from edge_agent.simulator import LineConfig
 from mlops_assets.definitions import build_definitions
-from mlops_assets.landing.synthetic import simulator_messages
 from tests.mlops_assets.conftest import LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import run_ingestion
+from tests.synthetic_landing import simulator_messages
 
 
 @pytest.mark.parametrize(("max_hours", "fresh"), [(3.0, True), (1.0, False)])

@@ -20,10 +20,10 @@ from edge_agent.domain import LineAddress
 from edge_agent.simulator import LineConfig
 from mlops_assets.definitions import build_definitions
 from mlops_assets.lake.ingest_plan import MAX_FAILED_RUNS
-from mlops_assets.landing.synthetic import Message, simulator_messages
 from mlops_assets.partitions import day_and_line
 from tests.mlops_assets.conftest import START_MS, LocalLake, day_of
 from tests.mlops_assets.defs.ingestion.runs import ingestion_job, run_ingestion
+from tests.synthetic_landing import TopicPayload, simulator_messages
 
 DAY_MS = 86_400_000
 DEPLOYED = Path(__file__).resolve().parents[4] / "deploy" / "dagster" / "dagster.yaml"
@@ -77,7 +77,7 @@ def _partitions(result: dg.SensorResult) -> list[tuple[dt.date, str]]:
 
 
 def test_new_files_become_one_run_per_partition_and_new_lines_register(
-    lake: LocalLake, line_messages: list[Message]
+    lake: LocalLake, line_messages: list[TopicPayload]
 ) -> None:
     day = day_of(lake.land(line_messages[:100], per_file=50))
     other_line = simulator_messages(LineConfig(address=LineAddress(line="line-7"), start_ms=START_MS), 30)
@@ -113,7 +113,7 @@ def test_a_quiet_landing_zone_skips(lake: LocalLake) -> None:
 
 
 def test_a_failed_run_is_requested_again_with_a_new_run_key(
-    lake: LocalLake, line_messages: list[Message]
+    lake: LocalLake, line_messages: list[TopicPayload]
 ) -> None:
     day = day_of(lake.land(line_messages[:20], per_file=10))
     defs = build_definitions()
@@ -135,7 +135,7 @@ def test_a_failed_run_is_requested_again_with_a_new_run_key(
 
 
 def test_a_partition_whose_runs_keep_failing_is_given_up_until_its_files_change(
-    lake: LocalLake, line_messages: list[Message], capfd: pytest.CaptureFixture[str]
+    lake: LocalLake, line_messages: list[TopicPayload], capfd: pytest.CaptureFixture[str]
 ) -> None:
     day = day_of(lake.land(line_messages[:20], per_file=10))
     broken = lake.home.joinpath("lake")
@@ -170,7 +170,7 @@ def test_a_partition_whose_runs_keep_failing_is_given_up_until_its_files_change(
 
 
 def test_unreadable_and_out_of_range_files_are_reported_and_do_not_hold_the_cursor(
-    lake: LocalLake, line_messages: list[Message], capfd: pytest.CaptureFixture[str]
+    lake: LocalLake, line_messages: list[TopicPayload], capfd: pytest.CaptureFixture[str]
 ) -> None:
     keys = lake.land(line_messages[:20], per_file=10)
     (lake.landing_root / keys[0].relative_path).write_bytes(b"not parquet")
@@ -204,7 +204,7 @@ def test_unreadable_and_out_of_range_files_are_reported_and_do_not_hold_the_curs
 
 
 def test_dagster_run_retries_do_not_use_up_the_sensors_retries(
-    lake: LocalLake, line_messages: list[Message]
+    lake: LocalLake, line_messages: list[TopicPayload]
 ) -> None:
     """Production retries every failed run twice (`run_retries` in the deployed instance config);
     a root run and its retries failing count as one failed run, so the sensor still asks again."""

@@ -14,8 +14,8 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.lake import RAW_UNS_CAPTURES, VALIDATED_TELEMETRY
 from mlops_assets.lake.ingest import ingest_landing, refine_partition
 from mlops_assets.lake.refine import TelemetryRefiner
-from mlops_assets.landing.synthetic import Message
 from tests.mlops_assets.conftest import LocalLake, day_of
+from tests.synthetic_landing import TopicPayload
 
 NOW = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
 
@@ -25,7 +25,7 @@ def _parquet_files(root: Path) -> int:
 
 
 def test_maintenance_compacts_zorders_and_vacuums(
-    lake: LocalLake, contract: Contract, line_messages: list[Message]
+    lake: LocalLake, contract: Contract, line_messages: list[TopicPayload]
 ) -> None:
     day = day_of(lake.land(line_messages, per_file=20))
     ingest_landing(lake.store, lake.zone, day, "line-1", now=NOW, max_rows_per_commit=20)  # 15 small commits

@@ -14,9 +14,9 @@ from edge_agent.domain import LineAddress, Weld
 from edge_agent.simulator import SyntheticWeldGenerator
 from mlops_assets.definitions import build_definitions
 from mlops_assets.lake import LakeStore
-from mlops_assets.ml.labels import _frame, write_labels
+from mlops_assets.ml.evaluation.silver_welds import silver_rows, write_silver
 from mlops_assets.ml.registry import ModelRegistry, local_tracking_uri
-from mlops_assets.ml.silver_writer import silver_rows, write_silver
+from mlops_assets.ml.training.labels import _frame, write_labels
 
 CHAIN = (
     "weld_features",

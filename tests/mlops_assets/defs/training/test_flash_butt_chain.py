@@ -1,5 +1,5 @@
 """The chain from `validated_telemetry` to `edge_model_package` on the real flash-butt welds (a subset,
-to keep the suite fast; `python -m mlops_assets.ml.flash_butt_eval` measures on all of them)."""
+to keep the suite fast; `python -m mlops_assets.ml.evaluation.flash_butt_eval` measures on all of them)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from edge_agent.domain import LineAddress, flash_butt_records, read_flash_butt
-from mlops_assets.ml.flash_butt_eval import START_MS
-from mlops_assets.ml.labels import flash_butt_labels, write_labels
+from mlops_assets.ml.evaluation.flash_butt_eval import START_MS
+from mlops_assets.ml.evaluation.silver_welds import silver_rows, write_silver
 from mlops_assets.ml.registry import CHAMPION
-from mlops_assets.ml.silver_writer import silver_rows, write_silver
+from mlops_assets.ml.training.labels import flash_butt_labels, write_labels
 from tests.mlops_assets.defs.training.chain import checks, metadata, start_platform
 
 LINE = "flash-butt"
