@@ -10,7 +10,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from edge_agent.agent.heartbeat import ADDED_FIELDS, HeartbeatPublisher, contract_declares, encode_heartbeat
+from edge_agent.agent.heartbeat import (
+    ADDED_FIELDS,
+    ANOMALY_ADDED_FIELDS,
+    HeartbeatPublisher,
+    contract_declares,
+    encode_heartbeat,
+)
 from edge_agent.agent.messages import SPOOL_KINDS, Message, SpoolKind
 from edge_agent.agent.metrics import AgentCollector, MetricsServer
 from edge_agent.agent.mqtt.pause import CapturePause
@@ -34,6 +40,8 @@ from edge_agent.agent.pipeline.capture_writer import CaptureWriter
 from edge_agent.agent.pipeline.processors import Downstream, Processor, ProcessorPool
 from edge_agent.agent.pipeline.queues import BatchQueue
 from edge_agent.agent.pipeline.validate_stage import ValidateStage
+from edge_agent.agent.scoring.build import ScoringPart, ScoringParts, build_scoring
+from edge_agent.agent.scoring.stage import TELEMETRY_CHANNEL
 from edge_agent.agent.settings import EdgeSettings, PipelineSettings
 from edge_agent.agent.spool.directory import SpoolDirectory
 from edge_agent.agent.spool.seal_stage import SealStage
@@ -82,6 +90,7 @@ class AgentParts:
     heartbeat: HeartbeatPublisher
     state: AgentState
     metrics: MetricsServer
+    scoring: ScoringParts | None
     lifecycle: tuple[Part, ...] = field(default=())
 
 
@@ -102,6 +111,7 @@ def start_order(parts: AgentParts, settings: EdgeSettings) -> tuple[Part, ...]:
         ),
         MetricsPart(p.metrics),
         UploaderPart(spool.uploader, spool.backlog, settings.shutdown.upload_timeout_s),
+        *([ScoringPart(p.scoring)] if p.scoring is not None else []),
         SealStagePart(spool.seal_stage),
         ProcessorsPart(p.downstream),
         CaptureWriterPart(p.writer, p.capture_queue, p.supervisor),
@@ -159,12 +169,19 @@ def build_parts(
         on_connected=on_subscribed,
         on_stalled=lambda: pause.wake(),  # called by the network thread, once started
     )
-    validate = _validate(settings, contract, ingress, capture_queue, stats, supervisor)
+    scoring = build_scoring(
+        settings, folder=spool.folder, backlog=spool.backlog, landing=spool.landing, session=session,
+        stats=stats, supervisor=supervisor, undeclared_fields=_undeclared_anomaly_fields(settings, contract),
+    )  # fmt: skip
+    validate = _validate(settings, contract, ingress, capture_queue, stats, supervisor, scoring)
     downstream = _downstream(pipeline, processors, stats)
     writer = _writer(settings, capture_queue, spool, session, downstream, stats, supervisor)
+    if scoring is not None:
+        writer.scoring = scoring.stage.offer
+        spool.uploader.holds_back = scoring.stage.holds_back
     state = AgentState(
         identity, stats, supervisor, ingress, capture_queue, spool.seal_stage, downstream, writer, session,
-        spool.uploader, spool.usage, spool.backlog,
+        spool.uploader, spool.usage, spool.backlog, scoring,
     )  # fmt: skip
     heartbeat = HeartbeatPublisher(
         topic=settings.heartbeat_topic,
@@ -184,7 +201,7 @@ def build_parts(
     metrics = MetricsServer(settings.metrics.host, settings.metrics.port, AgentCollector(stats, state.gauges))
     parts = AgentParts(
         contract, stats, supervisor, readiness, spool, ingress, capture_queue, validate, downstream, writer,
-        session, pause, heartbeat, state, metrics,
+        session, pause, heartbeat, state, metrics, scoring,
     )  # fmt: skip
     parts.lifecycle = start_order(parts, settings)
     readiness.watch(parts.lifecycle)
@@ -195,6 +212,12 @@ def _identity(settings: EdgeSettings, contract: Contract) -> AgentIdentity:
     """Heartbeat fields newer than the contract we were given are left out (see `heartbeat`)."""
     declared = [f for f in ADDED_FIELDS if contract_declares(contract, settings.heartbeat_topic, f)]
     return AgentIdentity(settings.agent_id, contract.version, time.time(), frozenset(declared))
+
+
+def _undeclared_anomaly_fields(settings: EdgeSettings, contract: Contract) -> frozenset[str]:
+    """Result fields newer than the contract we were given: left out of what we publish."""
+    topic = f"{settings.line_prefix}/cell/weld/anomaly"
+    return frozenset(f for f in ANOMALY_ADDED_FIELDS if not contract_declares(contract, topic, f))
 
 
 def _payload_size(message: Message) -> int:
@@ -289,6 +312,7 @@ def _validate(
     capture_queue: BatchQueue[Message],
     stats: Stats,
     supervisor: Supervisor,
+    scoring: ScoringParts | None,
 ) -> ValidateStage:
     return ValidateStage(
         ingress,
@@ -298,6 +322,8 @@ def _validate(
         settings=settings.pipeline,
         stats=stats,
         on_fatal=supervisor.on_fatal,
+        decode_channel=TELEMETRY_CHANNEL if scoring is not None else None,
+        wants_blocks=scoring.stage.wants_blocks if scoring is not None else (lambda: False),
     )
 
 

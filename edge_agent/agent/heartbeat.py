@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADDED_FIELDS",
+    "ANOMALY_ADDED_FIELDS",
     "WILL_LAST_ERROR",
     "HeartbeatPublisher",
     "HeartbeatStatus",
@@ -34,8 +35,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HeartbeatStatus = Literal["ONLINE", "DEGRADED", "OFFLINE"]
-ADDED_FIELDS = ("queue_full_waits",)
-"""Heartbeat fields newer than contract 1.0.0: sent only when the loaded contract declares them."""
+ADDED_FIELDS = ("queue_full_waits", "model", "scoring")
+"""Heartbeat fields newer than contract 1.0.0 (`queue_full_waits` 1.1.0, `model` and `scoring` 1.2.0):
+sent only when the loaded contract declares them."""
+ANOMALY_ADDED_FIELDS = (
+    "result_id", "seq", "window_start_ms", "window_end_ms", "windows", "alert", "weld",
+)  # fmt: skip
+"""`anomalyScore` fields of contract 1.2.0: an agent given an older copy leaves them out of its results."""
 WILL_LAST_ERROR = "connection lost without a clean disconnect"
 
 
@@ -64,12 +70,13 @@ def heartbeat_payload(
     spool_bytes: int,
     upload_backlog_files: int,
     last_error: str | None,
-    model_version: str = "",
+    model: dict[str, Any] | None = None,
+    scoring: dict[str, Any] | None = None,
     now: float | None = None,
     declared: Collection[str] = ADDED_FIELDS,
 ) -> dict[str, Any]:
     """The heartbeat's fields; those of `ADDED_FIELDS` not in `declared` (the fields the loaded contract
-    takes, `contract_declares`) are left out."""
+    takes, `contract_declares`) are left out, and `model` and `scoring` when the agent has no model slot."""
     now = time.time() if now is None else now
     dropped = stats.snapshot()["dropped"] if stats is not None else {}
     payload = {
@@ -79,7 +86,7 @@ def heartbeat_payload(
         "started_ms": int(started_at * 1000),
         "uptime_s": round(max(0.0, now - started_at), 3),
         "contract_version": contract_version,
-        "model_version": model_version,
+        "model_version": model["version"] if model else "",
         "counters": stats.topic_counters() if stats is not None else {},
         "queue_depths": queue_depths,
         "queue_full_waits": queue_full_waits,
@@ -87,9 +94,11 @@ def heartbeat_payload(
         "spool_bytes": spool_bytes,
         "upload_backlog_files": upload_backlog_files,
         "last_error": last_error,
+        "model": model,
+        "scoring": scoring,
     }
     for field in ADDED_FIELDS:
-        if field not in declared:
+        if field not in declared or payload[field] is None:
             del payload[field]
     return payload
 

@@ -13,7 +13,8 @@ from typing import Literal
 
 import orjson
 
-from edge_agent.contract import ContractValidator
+from edge_agent.contract import ContractValidator, Verdict
+from edge_agent.features.telemetry_block import block_from_payload, encode_block
 
 __all__ = [
     "SPOOL_KINDS",
@@ -23,6 +24,7 @@ __all__ = [
     "SpoolKind",
     "StoredVerdict",
     "classify",
+    "classify_and_decode",
     "digest",
 ]
 
@@ -67,6 +69,25 @@ def classify(validator: ContractValidator, topic: str, payload: bytes) -> Stored
         checked = validator.check(topic, payload)
     except Exception as exc:
         return StoredVerdict(None, None, VALIDATOR_ERROR, "$", f"the validator failed: {exc!r}"[:1000])
+    return _stored(checked)
+
+
+def classify_and_decode(
+    validator: ContractValidator, topic: str, payload: bytes, channel: str
+) -> tuple[StoredVerdict, bytes | None]:
+    """`classify`, and for a valid message of `channel` (telemetry) its samples decoded from the payload
+    the check already parsed (`edge_agent.features.telemetry_block`): the batch is never parsed twice."""
+    try:
+        checked = validator.check(topic, payload)
+    except Exception as exc:
+        return StoredVerdict(None, None, VALIDATOR_ERROR, "$", f"the validator failed: {exc!r}"[:1000]), None
+    verdict = _stored(checked)
+    if checked.error is not None or checked.channel != channel:
+        return verdict, None
+    return verdict, encode_block(block_from_payload(checked.data))
+
+
+def _stored(checked: Verdict) -> StoredVerdict:
     parameters = orjson.dumps(dict(checked.parameters)).decode() if checked.parameters else None
     if checked.error is None:
         return StoredVerdict(checked.channel, parameters)
@@ -84,6 +105,7 @@ def digest(topic: str, payload: bytes) -> bytes:
 
 class Message:
     __slots__ = (
+        "block",
         "digest",
         "dup",
         "generation",
@@ -117,6 +139,8 @@ class Message:
         self.generation = generation
         self.received_at = received_at
         self.verdict: StoredVerdict | None = None
+        self.block: bytes | None = None
+        """A valid telemetry batch decoded by validation, while scoring wants it (`telemetry_block`)."""
         self.digest = b""
         self.seq = -1
 

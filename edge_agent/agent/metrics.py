@@ -98,6 +98,52 @@ class AgentCollector(Collector):
         yield GaugeMetricFamily(
             "edge_landing_available", "1 while the last upload worked.", value=state["landing_ok"]
         )
+        scoring = state.get("scoring")
+        if scoring is not None:
+            yield from _scoring_metrics(scoring, state["model"])
+
+
+def _scoring_metrics(scoring: Mapping[str, Any], model: Mapping[str, Any]) -> Iterator[Metric]:
+    """The heartbeat's `scoring` and `model` as Prometheus families."""
+    by_version = scoring["by_version"]
+    for name, doc in (
+        ("batches", "Telemetry batches scored, per model version (the shadow too)."),
+        ("windows", "Windows scored, per model version."),
+        ("alerts", "Windows over the model's threshold, per model version."),
+    ):
+        yield _by_label(
+            CounterMetricFamily,
+            f"edge_scored_{name}",
+            doc,
+            "version",
+            {v: c[name] for v, c in by_version.items()},
+        )
+    yield _by_label(
+        CounterMetricFamily, "edge_unscored_batches", "Captured batches not scored, by reason.", "reason",
+        scoring["unscored"],
+    )  # fmt: skip
+    yield CounterMetricFamily(
+        "edge_score_results_published", "Results the broker acknowledged.", value=scoring["results_published"]
+    )
+    yield GaugeMetricFamily(
+        "edge_score_outbox", "Results waiting for the broker.", value=scoring["outbox_backlog"]
+    )
+    latency = scoring.get("latency_us")
+    if latency is not None:
+        quantiles = GaugeMetricFamily(
+            "edge_score_latency_us", "Scoring time per batch in the worker.", labels=["quantile"]
+        )
+        quantiles.add_metric(["0.5"], latency["p50"])
+        quantiles.add_metric(["0.99"], latency["p99"])
+        yield quantiles
+    info = GaugeMetricFamily(
+        "edge_model_info", "1 for the model serving; its version, readiness and desired version.",
+        labels=["version", "desired_version", "stage"],
+    )  # fmt: skip
+    info.add_metric(
+        [model["version"], model["desired_version"], str(model["stage"])], 1.0 if model["ready"] else 0.0
+    )
+    yield info
 
 
 class MetricsServer:

@@ -6,6 +6,8 @@ setting names are errors naming the field. Secrets are `SecretStr` and come only
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -29,8 +31,10 @@ __all__ = [
     "LandingSettings",
     "LogSettings",
     "MetricsSettings",
+    "ModelSettings",
     "MqttSettings",
     "PipelineSettings",
+    "ScoringSettings",
     "ShutdownSettings",
     "SpoolSettings",
     "SubscribeScope",
@@ -188,6 +192,53 @@ class ShutdownSettings(_Section):
     upload_timeout_s: float = Field(default=15.0, ge=0)
 
 
+class ModelSettings(_Section):
+    public_key: str | None = Field(
+        default=None,
+        description="The platform's ed25519 public key (base64 of the raw 32 bytes) that deployments and "
+        "packages must verify with; without it the agent has no model slot and scores nothing.",
+    )
+    key_id: str | None = Field(
+        default=None, description="The key id they must be signed with (any when unset)."
+    )
+    fetch_retry_min_s: float = Field(default=1.0, gt=0)
+    fetch_retry_max_s: float = Field(default=60.0, gt=0)
+    max_file_bytes: int = Field(default=256 * MiB, ge=1024, description="Largest package file fetched.")
+    keep_versions: int = Field(default=3, ge=2, description="Verified packages kept in the cache.")
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise ValueError("must be base64 (the raw 32-byte ed25519 public key)") from None
+        if len(raw) != 32:
+            raise ValueError(f"decodes to {len(raw)} bytes; an ed25519 public key has 32")
+        return value
+
+
+class ScoringSettings(_Section):
+    queue_capacity: int = Field(default=4096, ge=16, description="Captured batches waiting to be scored.")
+    batch: int = Field(default=256, ge=1, le=10_000, description="Batches per request to the scoring worker.")
+    checkpoint_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the scoring state is made durable (the upload fence)."
+    )
+    outbox_max_bytes: int = Field(
+        default=64 * MiB, ge=64 * 1024, description="Results waiting for the broker."
+    )
+    publish_inflight: int = Field(default=256, ge=1, le=65535)
+    alert_raise_after: int = Field(default=3, ge=1, description="Consecutive windows over the threshold.")
+    alert_clear_after: int = Field(default=20, ge=1, description="Consecutive windows under the clear bound.")
+    alert_clear_ratio: float = Field(default=0.8, gt=0, le=1)
+    weld_idle_close_s: float = Field(
+        default=5.0, gt=0, description="A weld of a silent cell closes after this."
+    )
+    max_weld_samples: int = Field(default=200_000, ge=1000)
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
@@ -214,6 +265,8 @@ class EdgeSettings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
+    model: ModelSettings = ModelSettings()
+    scoring: ScoringSettings = ScoringSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -260,6 +313,14 @@ class EdgeSettings(BaseSettings):
     @property
     def heartbeat_topic(self) -> str:
         return f"{self.line_prefix}/_edge/{self.agent_id}/heartbeat"
+
+    @property
+    def manifest_topic(self) -> str:
+        return f"{self.line_prefix}/_model/manifest"
+
+    @property
+    def scoring_enabled(self) -> bool:
+        return self.model.public_key is not None
 
     @property
     def mqtt_maximum_packet_bytes(self) -> int:

@@ -15,6 +15,7 @@ from edge_agent.agent.mqtt.session import MqttSession
 from edge_agent.agent.pipeline.capture_writer import CaptureWriter
 from edge_agent.agent.pipeline.processors import Downstream
 from edge_agent.agent.pipeline.queues import BatchQueue
+from edge_agent.agent.scoring.build import ScoringParts
 from edge_agent.agent.spool.seal_stage import SealStage
 from edge_agent.agent.spool.sealed_backlog import SealedBacklog
 from edge_agent.agent.spool.usage import SpoolUsage
@@ -58,18 +59,23 @@ class AgentState:
     uploader: Uploader
     usage: SpoolUsage
     backlog: SealedBacklog
+    scoring: ScoringParts | None = None
 
     def queue_depths(self) -> dict[str, int]:
         return {
             "ingress": len(self.ingress),
             "capture": len(self.capture_queue),
             "seal": len(self.seal_stage),
+            **({"score": len(self.scoring.stage.queue)} if self.scoring is not None else {}),
             **self.downstream.depths(),
         }
 
     def queue_full_waits(self) -> dict[str, int]:
         """Times a producer found a bounded queue full and had to wait (back-pressure), per queue."""
-        return {queue.name: queue.full_waits for queue in (self.ingress, self.capture_queue)}
+        queues = [self.ingress, self.capture_queue]
+        if self.scoring is not None:
+            queues.append(self.scoring.stage.queue)
+        return {queue.name: queue.full_waits for queue in queues}
 
     def status(self) -> HeartbeatStatus:
         degraded = (
@@ -96,8 +102,16 @@ class AgentState:
             spool_bytes=self.usage.total,
             upload_backlog_files=len(self.backlog.pending()),
             last_error=self.stats.last_error,
+            model=self.scoring.slot.state() if self.scoring is not None else None,
+            scoring=self.scoring_state(),
             declared=identity.heartbeat_fields,
         )
+
+    def scoring_state(self) -> dict[str, Any] | None:
+        scoring = self.scoring
+        if scoring is None:
+            return None
+        return scoring.stage.state(published=scoring.publisher.published)
 
     def gauges(self) -> dict[str, Any]:
         """What the Prometheus collector reads at scrape time besides the counters."""
@@ -108,6 +122,8 @@ class AgentState:
             "backlog": len(self.backlog.pending()),
             "connected": int(self.session.connected.is_set()),
             "landing_ok": int(self.uploader.available),
+            "scoring": self.scoring_state(),
+            "model": self.scoring.slot.state() if self.scoring is not None else None,
         }
 
     def pipeline_has_room(self) -> bool:

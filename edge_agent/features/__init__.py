@@ -5,6 +5,7 @@ numpy and calls these same functions, so a model sees the same numbers at the ed
 The weld score (window scores and weld length -> one number per weld, `weld_score`) is shared the same way.
 """
 
+from edge_agent.features.manifest import deployment_content, deployment_signature_problem
 from edge_agent.features.package import (
     FEATURE_SPEC_FILE,
     MANIFEST_FILE,
@@ -65,6 +66,8 @@ __all__ = [
     "WeldVerdict",
     "aggregate",
     "aggregate_groups",
+    "deployment_content",
+    "deployment_signature_problem",
     "duration_scores",
     "file_digest",
     "fill_missing",

@@ -18,13 +18,16 @@ from typing import Any
 __all__ = [
     "PackageError",
     "check_manifest",
+    "deployment_content",
+    "deployment_signature_problem",
     "listed_files",
     "positive_number",
     "signed_content",
     "verify_signature",
 ]
 
-_UNSIGNED_FIELDS = frozenset({"signature", "rollout", "package_uri"})
+_DEPLOYMENT_SIGNATURE = "deployment_signature"
+_UNSIGNED_FIELDS = frozenset({"signature", "rollout", "package_uri", _DEPLOYMENT_SIGNATURE})
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ED25519_SIGNATURE_BYTES = 64
 
@@ -34,29 +37,59 @@ class PackageError(ValueError):
 
 
 def signed_content(manifest: Mapping[str, Any]) -> bytes:
-    payload = {k: v for k, v in manifest.items() if k not in _UNSIGNED_FIELDS}
+    """What the package `signature` signs: the manifest without the deployment's fields."""
+    return _canonical({k: v for k, v in manifest.items() if k not in _UNSIGNED_FIELDS})
+
+
+def _canonical(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def verify_signature(manifest: Mapping[str, Any], public_key_b64: str) -> bool:
-    """True when the manifest's ed25519 signature matches `public_key_b64` (raw 32-byte key, base64).
+def deployment_content(manifest: Mapping[str, Any]) -> bytes:
+    """What `deployment_signature` signs: the whole deployment manifest (rollout and package_uri
+    included) but that field, in the canonical form of `signed_content`."""
+    return _canonical({k: v for k, v in manifest.items() if k != _DEPLOYMENT_SIGNATURE})
 
-    False, never an exception, for a manifest whose signature is absent or malformed."""
+
+def deployment_signature_problem(
+    manifest: Mapping[str, Any], public_key_b64: str, key_id: str | None
+) -> str | None:
+    """None when the deployment signature verifies with the key (and `key_id`, when given), else why not."""
+    signature = manifest.get(_DEPLOYMENT_SIGNATURE)
+    if not isinstance(signature, Mapping):
+        return "the manifest has no deployment_signature"
+    if key_id is not None and signature.get("key_id") != key_id:
+        return f"the deployment is signed with key id {signature.get('key_id')!r}, not {key_id!r}"
+    if not _ed25519_verifies(signature, deployment_content(manifest), public_key_b64):
+        return "the deployment signature does not verify"
+    return None
+
+
+def _ed25519_verifies(signature: Mapping[str, Any], content: bytes, public_key_b64: str) -> bool:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    signature = manifest.get("signature")
-    if not isinstance(signature, Mapping) or signature.get("algorithm") != "ed25519":
+    if signature.get("algorithm") != "ed25519":
         return False
     value = signature.get("value")
     if not isinstance(value, str):
         return False
     try:
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
-        key.verify(base64.b64decode(value, validate=True), signed_content(manifest))
+        key.verify(base64.b64decode(value, validate=True), content)
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
+
+
+def verify_signature(manifest: Mapping[str, Any], public_key_b64: str) -> bool:
+    """True when the manifest's ed25519 signature matches `public_key_b64` (raw 32-byte key, base64).
+
+    False, never an exception, for a manifest whose signature is absent or malformed."""
+    signature = manifest.get("signature")
+    return isinstance(signature, Mapping) and _ed25519_verifies(
+        signature, signed_content(manifest), public_key_b64
+    )
 
 
 def positive_number(value: object) -> bool:

@@ -163,6 +163,7 @@ def publish_confirmed(
     client_id: str,
     max_inflight: int = 1000,
     timeout_s: float = 60.0,
+    retain: bool = False,
 ) -> None:
     """Publish `messages` (topic, payload) at QoS 1 from a new connection and return once the broker
     acknowledged every one; RuntimeError when paho refuses a publish, TimeoutError without a PUBACK."""
@@ -173,7 +174,7 @@ def publish_confirmed(
     connect_and_wait(client, endpoint)
     try:
         for topic, payload in messages:
-            rc = client.publish(topic, payload, qos=1).rc
+            rc = client.publish(topic, payload, qos=1, retain=retain).rc
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 raise RuntimeError(f"publishing to {topic!r} failed: {mqtt.error_string(rc)}")
         for _ in messages:

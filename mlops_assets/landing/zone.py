@@ -2,7 +2,9 @@
 
 Two implementations of one small interface: a local folder and `s3://bucket/prefix`. Paths follow
 `edge_agent.files.landing_format` (`<site>/<line>/<agent>/<yyyy-mm-dd>/<kind>-<agent>-<first>-<last>.parquet`);
-anything else under the root (temporary uploads, notes) is skipped and counted, never guessed at.
+anything else under the root (temporary uploads, notes) is skipped and counted, never guessed at. Top
+folders starting with `_` are the platform's own areas (`_models/`, the packages agents fetch), which
+only the platform writes (`write_bytes`) and listings never enter.
 """
 
 from __future__ import annotations
@@ -83,6 +85,14 @@ class LandingZone(ABC):
     @abstractmethod
     def read_bytes(self, file: LandingFile) -> bytes: ...
 
+    @abstractmethod
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Put `data` at `relative` under the root (a platform area: `_models/...`), replacing what is there."""
+
+    @abstractmethod
+    def read_path(self, relative: str) -> bytes | None:
+        """The bytes at `relative` under the root, None when there is nothing."""
+
     def list(
         self, *, since: dt.date | None = None, line: str | None = None, day: dt.date | None = None
     ) -> LandingListing:
@@ -126,7 +136,7 @@ class LocalLandingZone(LandingZone):
         base = Path(self.root)
         if not base.is_dir():
             return
-        for site in sorted(p for p in base.iterdir() if p.is_dir()):
+        for site in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("_")):
             for line_dir in sorted(p for p in site.iterdir() if p.is_dir()):
                 if line is not None and line_dir.name != line:
                     continue
@@ -140,6 +150,19 @@ class LocalLandingZone(LandingZone):
 
     def read_bytes(self, file: LandingFile) -> bytes:
         return Path(file.uri).read_bytes()
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        target = Path(self.root) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, target)
+
+    def read_path(self, relative: str) -> bytes | None:
+        try:
+            return (Path(self.root) / relative).read_bytes()
+        except FileNotFoundError:
+            return None
 
 
 class S3LandingZone(LandingZone):
@@ -185,6 +208,8 @@ class S3LandingZone(LandingZone):
 
     def _relative_paths(self, since: dt.date | None, line: str | None) -> Iterator[str]:
         for site in self._folders(""):
+            if site.startswith("_"):
+                continue
             for line_name in self._folders(site):
                 if line is not None and line_name != line:
                     continue
@@ -196,6 +221,20 @@ class S3LandingZone(LandingZone):
 
     def read_bytes(self, file: LandingFile) -> bytes:
         body = self._s3().get_object(Bucket=self._bucket, Key=self._key(file.key.relative_path))["Body"]
+        return bytes(body.read())
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        self._s3().put_object(Bucket=self._bucket, Key=self._key(relative), Body=data)
+
+    def read_path(self, relative: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self._s3().get_object(Bucket=self._bucket, Key=self._key(relative))["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
         return bytes(body.read())
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from edge_agent.agent.backoff import jittered_backoff
 from edge_agent.agent.messages import SPOOL_KINDS, Message, SpoolKind
 from edge_agent.agent.pipeline.processors import Downstream
-from edge_agent.agent.pipeline.queues import BatchQueue
+from edge_agent.agent.pipeline.queues import BatchQueue, QueueClosed
 from edge_agent.agent.spool.seal_stage import SealStage
 from edge_agent.agent.spool.sealed_backlog import SealedBacklog
 from edge_agent.agent.spool.segment_format import record_size
@@ -47,8 +47,11 @@ class CaptureWriter:
         group_max: int,
         quarantine_when_full: str,
         on_fatal: FatalHandler,
+        scoring: Callable[[list[Message]], None] | None = None,
     ) -> None:
+        """`scoring` takes what was captured, in capture order, and may make the writer wait for room."""
         self.queue = queue
+        self.scoring = scoring
         self.spools = spools
         self.ack = ack
         self.current_generation = current_generation
@@ -175,6 +178,11 @@ class CaptureWriter:
             self.stats.drop("duplicate_redelivery", len(duplicates))
         if captured:
             self.downstream.offer(captured)
+            if self.scoring is not None:
+                try:
+                    self.scoring(captured)
+                except QueueClosed:  # stopping: the next start scores them from the spool
+                    self.stats.event("scored_at_next_start", len(captured))
 
     def _write_durably(self, to_write: dict[SpoolKind, list[Message]]) -> None:
         failures = 0

@@ -66,7 +66,11 @@ class ChildProcess:
         return hello
 
     def call(self, body: bytes, timeout_s: float = 120.0) -> Any:
-        """Send one request and wait for its reply; a worker silent for `timeout_s` counts as gone."""
+        """Send one request and wait for its reply (JSON); a worker silent for `timeout_s` counts as gone."""
+        return orjson.loads(self.call_raw(body, timeout_s))
+
+    def call_raw(self, body: bytes, timeout_s: float = 120.0) -> bytes:
+        """`call`, the reply's bytes as they came."""
         process = self._process
         if process is None or process.stdin is None or process.stdout is None:
             raise WorkerGone(f"worker {self.name} is not running")
@@ -81,7 +85,7 @@ class ChildProcess:
             raise WorkerGone(f"worker {self.name}: {exc}") from exc
         if reply is None:
             raise WorkerGone(f"worker {self.name} closed its output (exit code {process.poll()})")
-        return orjson.loads(reply)
+        return reply
 
     def restart(self) -> None:
         self.stop(timeout_s=1.0)

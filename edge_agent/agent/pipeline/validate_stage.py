@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from edge_agent.agent.messages import Message, StoredVerdict, classify, digest
+from edge_agent.agent.messages import Message, StoredVerdict, classify, classify_and_decode, digest
 from edge_agent.agent.pipeline.child_process import ChildProcess, WorkerGone
 from edge_agent.agent.pipeline.queues import BatchQueue, QueueClosed
-from edge_agent.agent.pipeline.worker_protocol import encode_batch
+from edge_agent.agent.pipeline.worker_protocol import DECODE_BLOCKS, encode_batch, unpack_reply
 from edge_agent.agent.settings import PipelineSettings
 from edge_agent.agent.stats import Stats
 from edge_agent.agent.supervision import FatalHandler, restart_worker, start_stage
@@ -38,8 +40,14 @@ class ValidateStage:
         settings: PipelineSettings,
         stats: Stats,
         on_fatal: FatalHandler,
+        decode_channel: str | None = None,
+        wants_blocks: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`decode_channel`: the channel whose valid batches are also decoded for scoring, while
+        `wants_blocks()` says scoring needs them (a model is loaded)."""
         self.ingress = ingress
+        self.decode_channel = decode_channel
+        self.wants_blocks = wants_blocks
         self.output = output
         self.validator = validator
         self.settings = settings
@@ -51,6 +59,8 @@ class ValidateStage:
             args = ["--max-payload-bytes", str(settings.max_payload_bytes)]
             if contract_path is not None:
                 args += ["--contract", str(contract_path)]
+            if decode_channel is not None:
+                args += ["--decode-channel", decode_channel]
             self.workers = [
                 ChildProcess("edge_agent.agent.pipeline.validate_worker", args, f"validate-{i}")
                 for i in range(settings.validate_workers)
@@ -91,16 +101,32 @@ class ValidateStage:
         for worker in self.workers:
             worker.stop()
 
+    def _decoding(self) -> bool:
+        return self.decode_channel is not None and self.wants_blocks()
+
     def _classify_here(self, batch: list[Message]) -> None:
+        channel = self.decode_channel if self._decoding() else None
         for message in batch:
-            message.verdict = classify(self.validator, message.topic, message.payload)
+            if channel is None:
+                message.verdict = classify(self.validator, message.topic, message.payload)
+            else:
+                message.verdict, message.block = classify_and_decode(
+                    self.validator, message.topic, message.payload, channel
+                )
             message.digest = digest(message.topic, message.payload)
+
+    def _call(self, worker: ChildProcess, batch: list[Message]) -> tuple[list[list[Any]], list[bytes | None]]:
+        items = [(m.topic, m.payload) for m in batch]
+        if self._decoding():
+            return unpack_reply(worker.call_raw(encode_batch(items, DECODE_BLOCKS)))
+        results = worker.call(encode_batch(items))
+        return results, [None] * len(results)
 
     def _classify_in(self, worker: ChildProcess, batch: list[Message]) -> bool:
         """Classify through the worker (in-thread after repeated failures); False when stopping first."""
         for _ in range(_ATTEMPTS):
             try:
-                results = worker.call(encode_batch([(m.topic, m.payload) for m in batch]))
+                results, blocks = self._call(worker, batch)
                 if len(results) != len(batch):
                     raise WorkerGone(f"worker {worker.name} answered {len(results)} of {len(batch)}")
             except WorkerGone as exc:
@@ -111,7 +137,8 @@ class ValidateStage:
             valid = (
                 self._valid_verdicts
             )  # one shared StoredVerdict per valid topic: no allocation per message
-            for message, result in zip(batch, results, strict=True):
+            for message, result, block in zip(batch, results, blocks, strict=True):
+                message.block = block
                 if result[2] is None:
                     verdict = valid.get(result[1])
                     if verdict is None or verdict.channel != result[0]:

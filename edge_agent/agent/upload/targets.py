@@ -1,7 +1,9 @@
 """Where sealed files go: a landing target behind one small interface, a directory or S3 (`s3://bucket/prefix`).
 
 `put` is idempotent by name, never overwrites (other bytes under the name: `LandingConflict`) and is
-verified (size and SHA-256 read back) before it counts as done.
+verified (size and SHA-256 read back) before it counts as done. `get` reads a file the platform put
+there (model packages under `_models/`): `LandingMissing` when the zone answers that it has no such
+file, any other error when it cannot be reached.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from edge_agent.files.fsutil import file_sha256, fsync_dir, makedirs_durable, te
 
 __all__ = [
     "LandingConflict",
+    "LandingMissing",
     "LandingTarget",
     "LocalLandingTarget",
     "PutOutcome",
@@ -33,11 +36,19 @@ class LandingConflict(Exception):
     """The landing zone holds a different file under the same name."""
 
 
+class LandingMissing(Exception):
+    """The landing zone answered, and has no file under that name."""
+
+
 class LandingTarget(ABC):
     url: str
 
     @abstractmethod
     def put(self, relative_path: str, local: Path) -> PutOutcome: ...
+
+    @abstractmethod
+    def get(self, relative_path: str, max_bytes: int) -> bytes:
+        """The file's bytes; `LandingMissing` when absent (or larger than `max_bytes`, never read whole)."""
 
 
 class LocalLandingTarget(LandingTarget):
@@ -72,6 +83,18 @@ class LocalLandingTarget(LandingTarget):
         if file_sha256(target) != expected:
             raise OSError(f"{target} does not read back as written")
         return "uploaded"
+
+    def get(self, relative_path: str, max_bytes: int) -> bytes:
+        path = self.root / relative_path
+        if not self.root.is_dir():
+            raise OSError(f"landing directory {self.root} is not there")
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise LandingMissing(f"{path} does not exist") from None
+        if size > max_bytes:
+            raise LandingMissing(f"{path} holds {size} bytes, more than the {max_bytes} allowed")
+        return path.read_bytes()
 
 
 class S3LandingTarget(LandingTarget):
@@ -136,6 +159,16 @@ class S3LandingTarget(LandingTarget):
         if stored is None or not self._same(stored, len(body), md5.hexdigest(), sha256):
             raise OSError(f"s3://{self.bucket}/{key} does not read back as written")
         return "uploaded"
+
+    def get(self, relative_path: str, max_bytes: int) -> bytes:
+        key = self.key_for(relative_path)
+        head = self._head(key)
+        if head is None:
+            raise LandingMissing(f"s3://{self.bucket}/{key} does not exist")
+        if int(head.get("ContentLength", 0)) > max_bytes:
+            raise LandingMissing(f"s3://{self.bucket}/{key} is larger than the {max_bytes} bytes allowed")
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
 
 
 def open_landing_target(settings: LandingSettings) -> LandingTarget:

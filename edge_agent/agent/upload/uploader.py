@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -82,8 +83,11 @@ class Uploader:
         settings: LandingSettings,
         stats: Stats,
         on_fatal: FatalHandler,
+        holds_back: Callable[[PendingFile], bool] | None = None,
     ) -> None:
+        """`holds_back(file)`: not to be uploaded yet (capture files scoring may still read after a crash)."""
         self.backlog = backlog
+        self.holds_back = holds_back
         self.landing = landing
         self.conflicts_dir = conflicts_dir
         self.corrupt_dir = corrupt_dir
@@ -131,6 +135,8 @@ class Uploader:
             unreadable: list[tuple[PendingFile, OSError]] = []
             readable, complete = False, True
             for file in self.backlog.pending():
+                if self.holds_back is not None and self.holds_back(file):
+                    continue
                 if self._stopping.is_set() and deadline is None:
                     break
                 if deadline is not None and time.monotonic() >= deadline:

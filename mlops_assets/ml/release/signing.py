@@ -14,9 +14,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge_agent.features.manifest import deployment_content
 from edge_agent.features.package import signed_content
 
-__all__ = ["DEV_KEY_ID", "ManifestSigner", "load_or_create_dev_signer", "sign_manifest"]
+__all__ = ["DEV_KEY_ID", "ManifestSigner", "load_or_create_dev_signer", "sign_deployment", "sign_manifest"]
 
 log = logging.getLogger(__name__)
 
@@ -78,5 +79,18 @@ def sign_manifest(manifest: Mapping[str, Any], signer: ManifestSigner) -> dict[s
             "algorithm": "ed25519",
             "key_id": signer.key_id,
             "value": signer.sign(signed_content(unsigned)),
+        },
+    }
+
+
+def sign_deployment(manifest: Mapping[str, Any], signer: ManifestSigner) -> dict[str, Any]:
+    """The deployment manifest with its `deployment_signature` over the whole of it (rollout included)."""
+    unsigned = {k: v for k, v in manifest.items() if k != "deployment_signature"}
+    return {
+        **unsigned,
+        "deployment_signature": {
+            "algorithm": "ed25519",
+            "key_id": signer.key_id,
+            "value": signer.sign(deployment_content(unsigned)),
         },
     }

@@ -7,12 +7,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from edge_agent.features.segments import new_segment_flags
 from mlops_assets.ml.autoencoder.dataset import Segment
 
-__all__ = ["GAP_FACTOR", "telemetry_segments", "usable_signals"]
-
-GAP_FACTOR = 10.0
-"""A pause longer than this many sample intervals starts a new segment when there is no weld id."""
+__all__ = ["telemetry_segments", "usable_signals"]
 
 
 def usable_signals(frame: pl.DataFrame, signals: Sequence[str]) -> list[str]:
@@ -30,7 +28,8 @@ def telemetry_segments(
     """Segments of one line's `validated_telemetry`, in (cell, time) order.
 
     A segment is a weld (cell, weld_id) when weld ids are present, else a run of a cell's samples without
-    a pause longer than `GAP_FACTOR` sample intervals. `labels` maps weld id -> anomalous.
+    a long pause: the rule of `edge_agent.features.segments`, which the edge applies as batches arrive.
+    `labels` maps weld id -> anomalous.
     """
     if frame.height == 0:
         return []
@@ -39,11 +38,7 @@ def telemetry_segments(
     cells = ordered["cell"].to_numpy()
     welds = ordered["weld_id"].fill_null("").to_numpy()
     interval = ordered["sample_interval_ms"].fill_null(0.0).to_numpy()
-    new = np.ones(len(ordered), dtype=bool)
-    if len(ordered) > 1:
-        gap = np.diff(ms) > GAP_FACTOR * np.maximum(interval[1:], 1.0)
-        new[1:] = (cells[1:] != cells[:-1]) | (welds[1:] != welds[:-1]) | ((welds[1:] == "") & gap)
-    starts = np.flatnonzero(new)
+    starts = np.flatnonzero(new_segment_flags(cells, welds, ms, interval))
     stops = np.append(starts[1:], len(ordered))
     values = ordered.select([pl.col(s).cast(pl.Float64) for s in signals]).to_numpy()
     labels = labels or {}

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from edge_agent.agent import EdgeAgent
+from edge_agent.agent.heartbeat import ADDED_FIELDS
 from edge_agent.agent.spool.directory import SpoolDirectory, SpoolInUse
 from edge_agent.contract import Contract, ContractValidator, default_contract_path, load_contract
 from edge_agent.files.landing_format import landing_key
@@ -137,13 +138,16 @@ def test_heartbeat_is_retained_valid_and_the_final_one_says_offline(
 
 
 def older_contract(path: Path) -> Path:
-    """The shipped contract as it was at 1.0.0: its heartbeat schema without `queue_full_waits` (and
-    `additionalProperties: false`, so a heartbeat that has it is refused)."""
+    """The shipped contract as it was at 1.0.0: its heartbeat schema without the fields added since
+    (`queue_full_waits`, `model`, `scoring`; with `additionalProperties: false`, so a heartbeat that has
+    one is refused)."""
     document = yaml.safe_load(default_contract_path().read_text(encoding="utf-8"))
     document["info"]["version"] = "1.0.0"
-    del document["components"]["schemas"]["agentHeartbeat"]["properties"]["queue_full_waits"]
+    for added in ADDED_FIELDS:
+        del document["components"]["schemas"]["agentHeartbeat"]["properties"][added]
     for example in document["components"]["messages"]["agentHeartbeat"]["examples"]:
-        example["payload"].pop("queue_full_waits", None)
+        for added in ADDED_FIELDS:
+            example["payload"].pop(added, None)
         example["payload"]["contract_version"] = "1.0.0"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
@@ -160,9 +164,11 @@ def test_an_agent_given_an_older_copy_of_the_contract_starts_and_sends_heartbeat
     older_validator = ContractValidator(older)
     settings = make_settings(tmp_path, broker.port, contract_path=str(older.source))
     shipped = contract.channel("agentHeartbeat").messages["agentHeartbeat"].examples[0].payload
-    assert "queue_full_waits" in shipped  # what the agent sends with the shipped contract...
-    refused = older_validator.check(settings.heartbeat_topic, orjson.dumps(shipped))
-    assert refused.error is not None and "queue_full_waits" in str(refused.error)  # ...the copy refuses
+    for added in ADDED_FIELDS:  # what the agent sends with the shipped contract, the copy refuses
+        assert added in shipped
+        alone = {k: v for k, v in shipped.items() if k not in ADDED_FIELDS or k == added}
+        refused = older_validator.check(settings.heartbeat_topic, orjson.dumps(alone))
+        assert refused.error is not None and added in str(refused.error)
     with Recorder(endpoint, [settings.heartbeat_topic]) as live:
         with running(EdgeAgent(settings)) as agent:
             assert (
@@ -181,7 +187,7 @@ def test_an_agent_given_an_older_copy_of_the_contract_starts_and_sends_heartbeat
         verdict = older_validator.check(settings.heartbeat_topic, raw)
         assert verdict.ok, verdict.error
         state = orjson.loads(raw)
-        assert state["contract_version"] == "1.0.0" and "queue_full_waits" not in state
+        assert state["contract_version"] == "1.0.0" and not set(ADDED_FIELDS) & set(state)
     assert "heartbeat_invalid" not in agent.stats.events
 
 

@@ -45,7 +45,7 @@ def _write(tmp_path: Path, main: str, common: str = COMMON) -> Path:
 
 def test_project_contract_is_asyncapi_3(contract) -> None:
     assert contract.source == default_contract_path()
-    assert contract.version == "1.1.0"
+    assert contract.version == "1.2.0"
     assert set(contract.channels) == {
         "weldTelemetry",
         "weldAnomaly",
