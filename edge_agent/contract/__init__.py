@@ -1,13 +1,7 @@
 """The UNS contract library: load the AsyncAPI document, route topics, validate payloads.
 
-Light on purpose (PyYAML and orjson; payload schemas are compiled by its own `compiler`, no JSON Schema
-library at run time): the edge agent and the Dagster assets both import it.
-
-    contract = load_contract()
-    validator = ContractValidator(contract)
-    verdict = validator.check("acme/plant-1/body-shop/line-1/cell-01/weld/telemetry", payload_bytes)
-    if not verdict.ok:
-        print(verdict.error.kind, verdict.error.path, verdict.error.reason)
+Light on purpose (PyYAML and orjson, no JSON Schema library at run time): the edge agent and the Dagster
+assets both import it. `ContractValidator(load_contract()).check(topic, payload_bytes)` gives a `Verdict`.
 """
 
 from edge_agent.contract.document import (

@@ -1,48 +1,29 @@
 """Compile a JSON Schema (the draft-07 subset the contract uses) into a fast Python validator.
 
-Why not a general validator: telemetry carries hundreds of numbers per message, and validators that
-check array items one by one in Python spend almost all their time there. Here an array of numbers with
-a range is checked with C-level builtins over the whole list (the set of element types, `min`, `max`),
-and only on failure do we walk the list to name the first offending index. Everything else compiles to
-small closures, built once per schema.
-
-Semantics follow JSON Schema draft-07 for the keywords below; any other validation keyword makes
-compilation fail, so a contract never relies on a rule that is silently skipped. Annotations
-(`description`, `examples`, ...) and extensions (`x-...`) are ignored here.
-
-A check returns None on success, or a `Failure` whose `tokens` hold the path from the failing value up
-to the root (reversed: appending is cheap, and only failures pay for paths).
+`compile_schema` walks a schema once into closures (the leaf keywords' checks are in `keywords`); arrays
+of numbers with a range are checked over the whole list at once (`_list_stats`).
 """
 
 from __future__ import annotations
 
 import json
-import operator
 import re
-from collections.abc import Callable, Mapping, Sized
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 from edge_agent.contract.errors import ContractDocumentError
+from edge_agent.contract.keywords import (
+    Check,
+    Failure,
+    enum_check,
+    numeric_bounds,
+    numeric_checks,
+    size_check,
+    string_checks,
+    type_check,
+)
 
 __all__ = ["Check", "Failure", "compile_schema"]
-
-
-class Failure:
-    __slots__ = ("reason", "tokens")
-
-    def __init__(self, reason: str, tokens: list[str | int] | None = None) -> None:
-        self.reason = reason
-        self.tokens: list[str | int] = tokens if tokens is not None else []
-
-    def at(self, token: str | int) -> Failure:
-        self.tokens.append(token)
-        return self
-
-    def path(self) -> list[str | int]:
-        return self.tokens[::-1]
-
-
-Check = Callable[[Any], Failure | None]
 
 _ANNOTATIONS = frozenset(
     {
@@ -68,51 +49,6 @@ _SUPPORTED = frozenset(
 _NUMERIC = frozenset({"number", "integer"})
 
 
-def _is_type(value: Any, name: str) -> bool:
-    kind = type(value)
-    if name == "number":
-        return kind is float or kind is int
-    if name == "integer":
-        return kind is int or (kind is float and value.is_integer())
-    if name == "string":
-        return kind is str
-    if name == "object":
-        return kind is dict
-    if name == "array":
-        return kind is list
-    if name == "boolean":
-        return kind is bool
-    if name == "null":
-        return value is None
-    raise ContractDocumentError(f"unknown JSON Schema type {name!r}")
-
-
-def _describe(value: Any) -> str:
-    text = repr(value) if isinstance(value, float) else json.dumps(value, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _json_type(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        dict: "object",
-        list: "array",
-    }.get(type(value), "null")
-
-
-def _canonical(value: Any) -> tuple[str, Any]:
-    """A hashable key with JSON equality: 1 equals 1.0, but True is not 1 (as Python's == would have it)."""
-    kind = type(value)
-    if kind is int or kind is float:
-        return ("number", value)
-    if kind is dict or kind is list:
-        return ("json", json.dumps(value, sort_keys=True, default=str))
-    return (kind.__name__, value)
-
-
 class _Compiler:
     def __init__(self) -> None:
         self._memo: dict[str, tuple[Check, ...]] = {}
@@ -131,122 +67,29 @@ class _Compiler:
         return self._memo[key]
 
     def _build(self, s: Mapping[str, Any]) -> tuple[Check, ...]:
+        """Draft-07 semantics for `_SUPPORTED`. Any other validation keyword fails the compilation, so a
+        contract never relies on a rule that is silently skipped; annotations and `x-...` are ignored."""
         unknown = {k for k in s if k not in _SUPPORTED and k not in _ANNOTATIONS and not k.startswith("x-")}
         if unknown:
             raise ContractDocumentError(f"unsupported JSON Schema keywords {sorted(unknown)}")
         out: list[Check] = []
         if "type" in s:
-            out.append(self._type(s["type"]))
+            out.append(type_check(s["type"]))
         if "enum" in s or "const" in s:
-            out.append(self._enum(s["enum"] if "enum" in s else [s["const"]]))
-        out.extend(self._numeric(s))
-        out.extend(self._string(s))
+            out.append(enum_check(s["enum"] if "enum" in s else [s["const"]]))
+        out.extend(numeric_checks(s))
+        out.extend(string_checks(s))
         if any(k in s for k in ("required", "properties", "patternProperties", "additionalProperties")):
             out.append(self._object(s))
         if "minProperties" in s or "maxProperties" in s:
-            out.append(self._size(s.get("minProperties", 0), s.get("maxProperties"), dict, "properties"))
+            out.append(size_check(s.get("minProperties", 0), s.get("maxProperties"), dict, "properties"))
         if "minItems" in s or "maxItems" in s:
-            out.append(self._size(s.get("minItems", 0), s.get("maxItems"), list, "items"))
+            out.append(size_check(s.get("minItems", 0), s.get("maxItems"), list, "items"))
         if "items" in s:
             out.append(self._items(s["items"]))
         for part in s.get("allOf", []):
             out.extend(self.checks(part))
         return tuple(dict.fromkeys(out))  # the same shared check twice adds nothing
-
-    @staticmethod
-    def _type(declared: str | list[str]) -> Check:
-        names = [declared] if isinstance(declared, str) else list(declared)
-        for name in names:
-            _is_type(None, name)  # refuses unknown type names at compile time
-        label = " or ".join(names)
-
-        def check(v: Any) -> Failure | None:
-            for name in names:
-                if _is_type(v, name):
-                    return None
-            return Failure(f"must be {label}, got {_json_type(v)}")
-
-        return check
-
-    @staticmethod
-    def _enum(values: list[Any]) -> Check:
-        allowed = {_canonical(v) for v in values}
-        shown = _describe(values)
-
-        def check(v: Any) -> Failure | None:
-            if _canonical(v) in allowed:
-                return None
-            return Failure(f"must be one of {shown}, got {_describe(v)}")
-
-        return check
-
-    @staticmethod
-    def _bounds(s: Mapping[str, Any]) -> list[tuple[str, float, Callable[[Any, Any], bool]]]:
-        """(label, bound, comparison) for each numeric bound; a value passes when comparison(value, bound)."""
-        keywords = (
-            ("minimum", ">=", operator.ge),
-            ("exclusiveMinimum", ">", operator.gt),
-            ("maximum", "<=", operator.le),
-            ("exclusiveMaximum", "<", operator.lt),
-        )
-        return [(f"{sign} {s[key]}", s[key], compare) for key, sign, compare in keywords if key in s]
-
-    def _numeric(self, s: Mapping[str, Any]) -> list[Check]:
-        out: list[Check] = []
-        for label, bound, compare in self._bounds(s):
-
-            def check(
-                v: Any,
-                label: str = label,
-                bound: float = bound,
-                compare: Callable[[Any, Any], bool] = compare,
-            ) -> Failure | None:
-                if (type(v) is int or type(v) is float) and not compare(v, bound):
-                    return Failure(f"must be {label}, got {_describe(v)}")
-                return None
-
-            out.append(check)
-        return out
-
-    @staticmethod
-    def _string(s: Mapping[str, Any]) -> list[Check]:
-        out: list[Check] = []
-        lo, hi = s.get("minLength", 0), s.get("maxLength")
-        if lo or hi is not None:
-
-            def length(v: Any) -> Failure | None:
-                if type(v) is str and (len(v) < lo or (hi is not None and len(v) > hi)):
-                    return Failure(
-                        f"must be {lo} to {hi if hi is not None else 'any'} characters long, got {len(v)}"
-                    )
-                return None
-
-            out.append(length)
-        if "pattern" in s:
-            try:
-                regex = re.compile(s["pattern"])
-            except re.error as exc:
-                raise ContractDocumentError(f"bad pattern {s['pattern']!r}: {exc}") from None
-
-            def pattern(v: Any) -> Failure | None:
-                if type(v) is str and regex.search(v) is None:
-                    return Failure(f"must match {regex.pattern}, got {_describe(v)}")
-                return None
-
-            out.append(pattern)
-        return out
-
-    @staticmethod
-    def _size(lo: int, hi: int | None, kind: type, noun: str) -> Check:
-        def check(v: Any) -> Failure | None:
-            if type(v) is not kind:
-                return None
-            size = len(cast(Sized, v))
-            if size < lo or (hi is not None and size > hi):
-                return Failure(f"must have {lo} to {hi if hi is not None else 'any'} {noun}, got {size}")
-            return None
-
-        return check
 
     def _object(self, s: Mapping[str, Any]) -> Check:
         required = list(s.get("required", []))
@@ -319,7 +162,11 @@ class _Compiler:
         return check
 
     def _number_array(self, items: Any) -> Check | None:
-        """Whole-list check for `items: {type: number|integer, minimum..., maximum...}`."""
+        """Whole-list check for `items: {type: number|integer, minimum..., maximum...}`.
+
+        Telemetry carries hundreds of numbers per message, and checking array items one by one in Python
+        is where general validators spend almost all their time. Here the whole list is checked with
+        C-level builtins (`_list_stats`), and only a failing list is walked to name the first bad index."""
         if not isinstance(items, Mapping) or items.get("type") not in _NUMERIC:
             return None
         if set(items) - {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} - _ANNOTATIONS:
@@ -327,7 +174,7 @@ class _Compiler:
         allowed_types = _INT_ONLY if items["type"] == "integer" else _NUMBER_TYPES
         slow = self.checks(items)
         # A list passes when its smallest and largest values pass every bound (all the bounds are monotone).
-        bounds = [(bound, compare) for _, bound, compare in self._bounds(items)]
+        bounds = [(bound, compare) for _, bound, compare in numeric_bounds(items)]
 
         def first_failure(v: list[Any]) -> Failure | None:
             for index, element in enumerate(v):

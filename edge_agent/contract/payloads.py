@@ -1,14 +1,5 @@
-"""Per-message payload validators, compiled once from the contract's JSON Schemas.
-
-The schema compiles into plain Python checks (`compiler.py`); the first failure becomes a
-`ContractError` whose path names the offending value: for a missing required field or a forbidden extra
-field, the path is the field itself, not its parent object.
-
-Contract extensions checked after the schema:
-- `x-uns-same-length: <field>` on an object whose values are arrays: every array must hold exactly as
-  many items as the sibling integer `<field>` says (JSON Schema cannot express it). As in JSON Schema,
-  4.0 is the integer 4 and `true` is no integer.
-"""
+"""Per-message payload validators, compiled once from the contract's JSON Schemas, with the contract's
+extension `x-uns-same-length` checked after the schema."""
 
 from __future__ import annotations
 
@@ -63,7 +54,10 @@ def _json_integer(value: Any) -> int | None:
 
 
 class PayloadValidator:
-    """Validates decoded payloads of one message of one channel."""
+    """Validates decoded payloads of one message of one channel.
+
+    The first failure becomes a `ContractError` whose path names the offending value: for a missing
+    required field or a forbidden extra field, the path is the field itself, not its parent object."""
 
     def __init__(self, schema: Mapping[str, Any], *, channel_id: str, message_name: str) -> None:
         self.channel_id = channel_id
@@ -88,6 +82,8 @@ class PayloadValidator:
         return None
 
     def _check_same_length(self, data: Any, path: tuple[str, ...], field: str) -> ContractError | None:
+        """`x-uns-same-length: <field>` on an object whose values are arrays: every array holds exactly as
+        many items as the sibling integer `<field>` says (JSON Schema cannot express it)."""
         parent = data
         for token in path[:-1]:
             parent = parent.get(token) if isinstance(parent, dict) else None

@@ -1,13 +1,5 @@
-"""Real flash-butt welding records (../shared/data/flash_butt_welding) as welds.
-
-Each file is one weld: no header, `|`-separated, one row per 0.1 s. Column 0 is time, 1 voltage,
-2 current, 3 electrode position; 4 and 5 are an undocumented signal (equal), 6 looks like a process phase,
-7 is constant. We keep voltage, current, electrode position, column 4 and the phase; labels come from
-the folder (`good/`, `bad/`).
-
-Data quality: four records (`2011412 225559`, `51208`, `51349`, `63447`) lie byte for byte in both
-`good/` and `bad/`. A weld somebody judged bad is not a good weld, so each keeps only its `bad/` copy:
-2,046 distinct welds, 1,996 good and 50 bad.
+"""Real flash-butt welding records (../shared/data/flash_butt_welding) as welds: one file per weld,
+labelled by its folder (`good/`, `bad/`).
 """
 
 from __future__ import annotations
@@ -31,6 +23,9 @@ __all__ = [
     "read_flash_butt",
 ]
 
+# The files have no header, `|`-separated, one row per 0.1 s. Column 0 is time, 1 voltage, 2 current,
+# 3 electrode position; 4 and 5 are an undocumented signal (equal), 6 looks like a process phase, 7 is
+# constant. We keep voltage, current, electrode position, column 4 and the phase.
 FLASH_BUTT_SIGNALS = {
     1: "voltage_v",
     2: "current_a",
@@ -76,7 +71,9 @@ class FlashButtRecord:
 def flash_butt_records(root: Path | None = None) -> list[FlashButtRecord]:
     """Distinct records, in acquisition order; raises when the folder is missing.
 
-    A record found in both folders keeps only its `bad/` copy (see the module docstring)."""
+    Four records (`2011412 225559`, `51208`, `51349`, `63447`) lie byte for byte in both `good/` and
+    `bad/`. A weld somebody judged bad is not a good weld, so each keeps only its `bad/` copy: 2,046
+    distinct welds, 1,996 good and 50 bad."""
     root = root or default_flash_butt_dir()
     if not (root / "good").is_dir() or not (root / "bad").is_dir():
         raise FileNotFoundError(f"flash-butt welding data not found under {root} (expected good/ and bad/)")

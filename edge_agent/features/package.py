@@ -1,23 +1,7 @@
-"""The edge model package: its layout, and a loader that verifies before it trusts.
+"""The edge model package: its file names, and a loader that verifies before it trusts.
 
-A package is a folder (or the same files under an URI prefix):
-
-    model.onnx              input `windows` (batch, window * n_signals) float32; outputs `score` (batch,),
-                            `signal_errors` (batch, n_signals), `reconstruction` (batch, window * n_signals)
-    feature_spec.json       `FeatureSpec`: signals, window, stride, centre and scale per signal
-    threshold.json          {"format": 2, "window": {value, method, params}, "weld": {...} | null,
-                            "weld_aggregation": ..., "weld_duration": {value, center, scale, unit, ...} | null,
-                            "signal_errors": {...}}, read as `thresholds.PackageThresholds`: the weld score
-                            is `weld_score.WeldScorer` (a file without "format" is format 1: shape only, as
-                            packages built before it)
-    reference_profile.parquet  per-window mean and std of each signal on validation data (drift reference)
-    manifest.json           the contract's `modelManifest`: every other file with its SHA-256 and size,
-                            the threshold, the lineage, and an ed25519 signature
-
-The signature covers `signed_content(manifest)`: the manifest without `signature`, `rollout` and
-`package_uri` (where the files sit and which agents get them are deployment decisions taken later; the
-files themselves are pinned by their hashes), as JSON with sorted keys and no whitespace. The
-manifest's canonical form, signature and shape checks live in `manifest`.
+A package is a folder of `model.onnx`, `feature_spec.json`, `threshold.json`, `reference_profile.parquet`
+and `manifest.json` (every other file with its SHA-256 and size, signed); README, "The package".
 """
 
 from __future__ import annotations
@@ -142,6 +126,9 @@ def load_package(root: Path, public_key_b64: str | None, *, key_id: str | None =
     """Read and verify a package folder: every listed file present with its hash, no unlisted file, a
     manifest signed with `key_id` (when given) and a signature valid for `public_key_b64`. Raises
     `PackageError` naming what is wrong, malformed files included (never a KeyError or a JSON error).
+
+    The signature covers `signed_content(manifest)` (see `manifest`): the files are pinned by their
+    hashes, while where they sit and which agents get them are deployment decisions taken later.
 
     The key is required on purpose: `None` skips the signature check and must be written out by the
     caller (inspecting a package whose key is unknown); anything that serves or promotes a package

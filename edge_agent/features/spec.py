@@ -1,14 +1,7 @@
 """The feature specification: which signals, in which order, how long a window is, how to standardise.
 
-It is fitted once on training data (`fit_feature_spec`) and shipped inside the model package as
-`feature_spec.json`; the edge and the training code both call `edge_agent.features.windows` with it,
-so both compute the same numbers from the same samples. Numpy only.
-
-Standardisation is robust: centre = median, scale = IQR / 1.349 (the standard deviation of a normal
-distribution with that IQR), so that a few outliers in "normal" training data do not squash every other
-value towards zero. Signals whose IQR is zero but that do vary (mostly-constant signals with rare
-excursions) fall back to the standard deviation of their central 98 %, then of everything. A signal that is constant or absent in the training
-data carries no information about normal behaviour and is left out, by name, in `dropped`.
+Fitted once on training data (`fit_feature_spec`) and shipped in the model package as `feature_spec.json`,
+so the edge and training compute the same numbers from the same samples. Numpy only.
 """
 
 from __future__ import annotations
@@ -134,7 +127,10 @@ def _integer(value: object, name: str) -> int:
 
 
 def robust_center_scale(column: np.ndarray) -> tuple[float, float] | None:
-    """(median, robust scale) of the finite values, or None when the column is constant or empty."""
+    """(median, robust scale) of the finite values, or None when the column is constant or empty.
+
+    The scale is IQR / 1.349 (the standard deviation of a normal distribution with that IQR), so that a
+    few outliers in "normal" training data do not squash every other value towards zero."""
     finite = column[np.isfinite(column)]
     if finite.size == 0:
         return None
@@ -165,7 +161,8 @@ def fit_feature_spec(
 ) -> FeatureSpec:
     """Fit centre and scale per signal on training rows `values` (n_rows x n_signals, NaN = missing).
 
-    Constant or empty signals are dropped (reported in `dropped`); raises when none is left.
+    Constant or empty signals carry no information about normal behaviour: they are left out, by name,
+    in `dropped`; raises when none is left.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != len(signals):

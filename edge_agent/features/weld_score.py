@@ -1,29 +1,8 @@
-"""The weld score: how abnormal a whole weld is, from its window scores AND its length. Numpy only.
+"""The weld score: how abnormal a whole weld is, from its window scores and its length. Numpy only.
 
-The edge and training both compute it with this code, from the package's `threshold.json`. It has
-one component per thing that can be wrong with a weld, each divided by its own threshold:
-
-- `shape`: the weld's window scores aggregated (`weld_aggregation`: mean, max or pNN) over the weld
-  threshold `weld.value`, fitted on the validation welds. A weld shorter than one window has no window
-  and therefore no shape score (NaN).
-- `duration`: the two-sided robust z of the weld's length in samples, |n - centre| / scale, with
-  centre = median and scale = IQR / 1.349 of the TRAINING normal welds, over its own bound
-  `weld_duration.value`, fitted on the VALIDATION normal welds with the same rule (method, quantile)
-  as the weld threshold. Every weld has one, including a weld too short for a single window.
-
-The weld score is the largest normalised component, so "weld score > 1" is an alarm and the components
-above 1 name its cause ("shape", "duration"). A window autoencoder averages windows of a few seconds
-and cannot see how long a weld lasted; on the real flash-butt welds the labelled bad welds are
-essentially the over-long ones, which is why the length is a component of its own (README, "Results on
-the real flash-butt welds"). The price: each component keeps its own false-alarm rate on validation
-welds, so with two components about twice as many normal welds alarm at the same quantile.
-
-Degenerate data: when most training welds have the same length (IQR zero), the scale falls back to the
-spread of the central 98 %, then of all welds, and is never below one sample (a length is counted in
-whole samples); the bound is never below one scale, so a weld one sample off a fixed length is normal.
-
-`threshold.json` `format`: absent (1) = shape only, and its weld score is the shape score over its
-threshold (the same alarms as before); 2 adds `weld_duration` (null when switched off).
+The edge and training both compute it with this code from the package's `threshold.json`: one component
+per thing that can be wrong with a weld (`shape`, `duration`), each over its own threshold; the weld
+score is the largest of them, so "weld score > 1" is an alarm (README, "The weld score").
 """
 
 from __future__ import annotations
@@ -110,7 +89,11 @@ def aggregate_groups(
 
 
 def fit_duration(lengths: np.ndarray) -> tuple[float, float]:
-    """(centre, scale) of weld lengths in samples: median and IQR / 1.349, floors in the module docstring."""
+    """(centre, scale) of weld lengths in samples: median and IQR / 1.349 of the training normal welds.
+
+    When most welds have the same length (IQR zero), the scale falls back to the spread of the central
+    98 %, then of all welds (`robust_center_scale`), and is never below one sample: a length is counted
+    in whole samples."""
     lengths = np.asarray(lengths, dtype=np.float64)
     lengths = lengths[np.isfinite(lengths)]
     if lengths.size == 0:
@@ -128,7 +111,12 @@ def duration_scores(lengths: np.ndarray, center: float, scale: float) -> np.ndar
 
 @dataclass(frozen=True)
 class DurationModel:
-    """The duration component as shipped in `threshold.json` (`weld_duration`)."""
+    """The duration component as shipped in `threshold.json` (`weld_duration`).
+
+    The two-sided robust z of a weld's length, |n - centre| / scale (too short and too long are both
+    abnormal), over `bound`: fitted on the validation normal welds with the same rule (method, quantile)
+    as the weld threshold, and never below one scale (`MIN_DURATION_BOUND`), so a weld one sample off a
+    fixed length is normal. Every weld has one, including a weld too short for a single window."""
 
     center: float
     scale: float
@@ -217,7 +205,13 @@ class WeldVerdict:
 
 @dataclass(frozen=True)
 class WeldScorer:
-    """Weld score from the window scores and the length of each weld (see the module docstring)."""
+    """Weld score from the window scores and the length of each weld.
+
+    `shape` is the weld's window scores aggregated (`aggregation`: mean, max or pNN) over
+    `shape_threshold`; a weld shorter than one window has no window and no shape score (NaN).
+    `duration` is `DurationModel`'s score over its bound. The components above 1 name an alarm's cause.
+    Each component keeps its own false-alarm rate on validation welds, so with both about twice as many
+    normal welds alarm at the same quantile."""
 
     aggregation: str
     shape_threshold: float | None
@@ -239,7 +233,10 @@ class WeldScorer:
 
     @classmethod
     def from_thresholds(cls, thresholds: Mapping[str, Any]) -> WeldScorer | None:
-        """From `threshold.json`; None when the package has no weld level (no weld ids in training)."""
+        """From `threshold.json`; None when the package has no weld level (no weld ids in training).
+
+        `format` absent (1) is shape only, its weld score the shape score over its threshold (the same
+        alarms as before the duration component); format 2 adds `weld_duration` (null when switched off)."""
         if not isinstance(thresholds, Mapping):
             raise ValueError(f"threshold.json must be an object, got {type(thresholds).__name__}")
         version = thresholds.get("format", 1)

@@ -58,7 +58,7 @@ def standardise(values: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != spec.n_signals:
         raise ValueError(f"expected (n, {spec.n_signals}) values for {spec.signals}, got {values.shape}")
-    z = (values - np.asarray(spec.center)) / np.asarray(spec.scale)
+    z: np.ndarray = (values - np.asarray(spec.center)) / np.asarray(spec.scale)
     z = np.nan_to_num(z, nan=0.0, posinf=spec.clip, neginf=-spec.clip)
     np.clip(z, -spec.clip, spec.clip, out=z)
     return z.astype(np.float32)

@@ -1,17 +1,7 @@
 """The landing-zone file format: the contract between the edge agent (writer) and the lake (reader).
 
-A landing file is an immutable Parquet file of captured MQTT messages, exactly as received:
-
-    <landing>/<site>/<line>/<agent>/<yyyy-mm-dd>/<kind>-<agent>-<first_seq>-<last_seq>.parquet
-
-- `kind` is `capture` (messages that passed the contract) or `quarantine` (messages that did not, with
-  the reason). Sequence numbers are the agent's own capture sequence, assigned when a message is
-  durably written; they make every file name unique and let a reader spot gaps or overlaps.
-- The date is the UTC day of the first message's receive time.
-- `site` and `line` come from the topic's channel parameters; messages whose topic names no site or line
-  (unknown topics) are filed under the agent's own site and line.
-
-The file name (without folders) is the file id: ingestion is idempotent by it.
+A landing file is an immutable Parquet file of captured MQTT messages, exactly as received, at
+`<site>/<line>/<agent>/<yyyy-mm-dd>/<kind>-<agent>-<first_seq>-<last_seq>.parquet` (`LandingKey`).
 """
 
 from __future__ import annotations
@@ -76,6 +66,11 @@ _NAME = re.compile(
 
 @dataclass(frozen=True)
 class LandingKey:
+    """Where a landing file sits. `kind` is `capture` (messages that passed the contract) or `quarantine`
+    (messages that did not, with the reason). The sequence numbers are the agent's own capture sequence,
+    assigned when a message is durably written: they make every file name unique and let a reader spot
+    gaps or overlaps. The file name (`file_id`) is the file's id: ingestion is idempotent by it."""
+
     site: str
     line: str
     agent: str
@@ -96,6 +91,9 @@ class LandingKey:
 def landing_key(
     *, site: str, line: str, agent: str, first_received_ms: int, kind: FileKind, first_seq: int, last_seq: int
 ) -> LandingKey:
+    """The key of a file whose first message was received at `first_received_ms`: its UTC day names the
+    day folder. `site` and `line` come from the topic's channel parameters (the writer files messages
+    whose topic names none under the agent's own site and line)."""
     day = dt.datetime.fromtimestamp(first_received_ms / 1000.0, tz=dt.UTC).date()
     return LandingKey(site, line, agent, day, kind, first_seq, last_seq)
 

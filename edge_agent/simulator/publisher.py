@@ -51,6 +51,38 @@ class _AckCounter:
             return self._acked
 
 
+def _connected_client(
+    endpoint: MqttEndpoint,
+    acks: _AckCounter,
+    *,
+    client_id: str,
+    clean_start: bool,
+    session_expiry_s: int,
+    ride_out_disconnects: bool,
+) -> mqtt.Client:
+    """A publisher connected to `endpoint` (its network thread running) that counts acknowledgements."""
+    client = new_client(endpoint, client_id=client_id, clean_start=clean_start)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.on_publish = acks.on_publish
+    if ride_out_disconnects:
+        client.reconnect_delay_set(1, 2)
+    connect_and_wait(client, endpoint, clean_start=clean_start, session_expiry_s=session_expiry_s)
+    return client
+
+
+def _acknowledged(acks: _AckCounter, messages: int, qos: int, drain_timeout_s: float) -> int:
+    """How many of `messages` the broker acknowledged (all of them at QoS 0); TimeoutError for fewer."""
+    if qos <= 0:
+        return messages
+    acknowledged = acks.wait_for(messages, drain_timeout_s)
+    if acknowledged < messages:
+        raise TimeoutError(
+            f"broker acknowledged {acknowledged} of {messages} messages in {drain_timeout_s} s"
+        )
+    return acknowledged
+
+
 def publish_line(
     line: WeldLine,
     endpoint: MqttEndpoint,
@@ -80,17 +112,14 @@ def publish_line(
         raise ValueError("give duration_s, max_messages or stop, or the line runs forever")
     stop = stop or threading.Event()
     acks = _AckCounter()
-    client = new_client(
+    client = _connected_client(
         endpoint,
+        acks,
         client_id=client_id or f"sim-{line.config.address.line}-{uuid.uuid4().hex[:8]}",
         clean_start=clean_start,
+        session_expiry_s=session_expiry_s,
+        ride_out_disconnects=ride_out_disconnects,
     )
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.on_publish = acks.on_publish
-    if ride_out_disconnects:
-        client.reconnect_delay_set(1, 2)
-    connect_and_wait(client, endpoint, clean_start=clean_start, session_expiry_s=session_expiry_s)
     report = PublishReport()
     started = time.monotonic()
     try:
@@ -119,14 +148,7 @@ def publish_line(
                 report.sent.append(
                     SentBatch(cell, topic, batch.seq, batch.payload["weld_id"], batch.label, batch.drifted)
                 )
-        if qos > 0:
-            report.acknowledged = acks.wait_for(report.messages, drain_timeout_s)
-            if report.acknowledged < report.messages:
-                raise TimeoutError(
-                    f"broker acknowledged {report.acknowledged} of {report.messages} messages in {drain_timeout_s} s"
-                )
-        else:
-            report.acknowledged = report.messages
+        report.acknowledged = _acknowledged(acks, report.messages, qos, drain_timeout_s)
     finally:
         report.seconds = time.monotonic() - started
         client.disconnect()

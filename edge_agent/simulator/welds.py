@@ -1,18 +1,6 @@
 """Synthetic gas metal arc welds: realistic signal shapes, injectable defects and material drift.
 
-Pure numpy, no I/O. Each weld has three phases:
-- arc start (first 150 ms): current overshoot, voltage dip, wire feed and travel speed ramping up;
-- steady state: the operating point with process ripple and sensor noise;
-- end (last 250 ms): crater fill, current and wire feed ramping down.
-
-Defects reproduce the signature a weld engineer would look for:
-- porosity: short bursts of high voltage and low current (arc instability, spatter);
-- burn-through: current creeping up, then a voltage jump and a current collapse as the arc loses the
-  workpiece;
-- wire stick: the wire fuses to the part: voltage to near zero, short-circuit current, wire feed stops;
-- gas loss: shielding gas flow collapses, arc noise rises.
-
-Drift models a new material: the current, voltage and wire-feed operating point shifts.
+Pure numpy, no I/O; `SyntheticWeldGenerator` makes one cell's welds, reproducible from a seed.
 """
 
 from __future__ import annotations
@@ -61,7 +49,7 @@ MATERIALS: Mapping[str, OperatingPoint] = {
     "steel-s355-1.2mm": OperatingPoint("steel-s355-1.2mm", 245.0, 26.5, 9.2, 15.0, 6.0),
 }
 DEFAULT_MATERIAL = "steel-s235-1.2mm"
-DRIFT_MATERIAL = "steel-s355-1.2mm"
+DRIFT_MATERIAL = "steel-s355-1.2mm"  # drift models a new material: current, voltage and wire feed shift
 
 
 @dataclass
@@ -142,6 +130,9 @@ def _ramp(n: int, start: int, length: int) -> np.ndarray:
 
 
 def _nominal_weld(op: OperatingPoint, n: int, dt: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A defect-free weld in three phases: arc start (first 150 ms: current overshoot, voltage dip, wire
+    feed and travel speed ramping up); steady state (the operating point with process ripple and sensor
+    noise); end (last 250 ms: crater fill, current and wire feed ramping down)."""
     t = np.arange(n) * dt
     end_len = min(int(0.25 / dt), n // 4)
     fall = 1.0 - _ramp(n, n - end_len, end_len)
@@ -178,6 +169,7 @@ def _draw(rng: np.random.Generator, low: int, high: int) -> int:
 
 
 def _porosity(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
+    """Short bursts of high voltage and low current (arc instability, spatter)."""
     lo, hi = _steady_span(len(s["current_a"]), dt)
     for _ in range(int(rng.integers(6, 14))):
         width = int(rng.uniform(0.005, 0.02) / dt) + 1
@@ -187,6 +179,7 @@ def _porosity(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.r
 
 
 def _burn_through(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
+    """Current creeping up, then a voltage jump and a current collapse as the arc loses the workpiece."""
     n = len(s["current_a"])
     lo, hi = _steady_span(n, dt)
     at = _draw(rng, (lo + hi) // 2, hi)
@@ -199,6 +192,7 @@ def _burn_through(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: 
 
 
 def _wire_stick(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
+    """The wire fuses to the part: voltage near zero, short-circuit current, wire feed stops."""
     n = len(s["current_a"])
     lo, hi = _steady_span(n, dt)
     at = _draw(rng, lo, hi)
@@ -209,6 +203,7 @@ def _wire_stick(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np
 
 
 def _gas_loss(s: dict[str, np.ndarray], op: OperatingPoint, dt: float, rng: np.random.Generator) -> None:
+    """Shielding gas flow collapses, arc noise rises."""
     n = len(s["current_a"])
     lo, hi = _steady_span(n, dt)
     at = _draw(rng, lo, (lo + hi) // 2)

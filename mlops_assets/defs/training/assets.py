@@ -141,7 +141,12 @@ def anomaly_autoencoder(
     model_config = config.to_model_config()
     commit = git_commit()
     run_id = tracking.start_training_run(
-        registry, line, dagster_run_id=context.run_id, config=model_config, features=features, commit=commit
+        registry,
+        line,
+        dagster_run_id=context.run.run_id,
+        config=model_config,
+        features=features,
+        commit=commit,
     )
 
     def report(epoch: EpochReport) -> None:

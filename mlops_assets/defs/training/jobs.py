@@ -3,14 +3,11 @@ and packaging groups)."""
 
 import dagster as dg
 
-from mlops_assets.partitions import line_partitions
-
 __all__ = ["model_training_job"]
 
 model_training_job = dg.define_asset_job(
     "model_training_job",
     selection=dg.AssetSelection.groups("training", "packaging") - dg.AssetSelection.assets("weld_labels"),
-    partitions_def=line_partitions,
     description=(
         "Per line: weld_features, anomaly_autoencoder, anomaly_threshold, model_evaluation and "
         "edge_model_package with its blocking checks (ONNX parity, quality gate against the champion)."

@@ -23,7 +23,6 @@ from mlops_assets.ml.training.feature_table import FeaturesMismatch
 from mlops_assets.ml.training.features import build_features
 from mlops_assets.ml.training.labels import label_map
 from mlops_assets.ml.training.telemetry import read_line_telemetry, telemetry_slice
-from mlops_assets.partitions import line_partitions
 from tests.mlops_assets.defs.packaging.support import (
     FAST,
     GATE_AND_PACKAGE,
@@ -110,7 +109,6 @@ def test_a_key_written_into_the_package_metadata_is_never_trusted(platform: Plat
         checks_only = dg.define_asset_job(
             "package_checks_only",
             selection=dg.AssetSelection.checks_for_assets("edge_model_package"),
-            partitions_def=line_partitions,
         )
         job = dg.Definitions.merge(platform.defs, dg.Definitions(jobs=[checks_only])).resolve_job_def(
             "package_checks_only"

@@ -62,7 +62,9 @@ def start_platform(home: Path, monkeypatch: pytest.MonkeyPatch, lines: Sequence[
     monkeypatch.setenv("MLOPS_ENV", "local")
     monkeypatch.delenv("MLOPS_SIGNING_KEY", raising=False)
     defs = build_definitions()
-    instance = dg.DagsterInstance.ephemeral()
+    # Artifacts under `home`: without a folder of its own, the instance leaves a temporary one to the
+    # garbage collector (a ResourceWarning), since nothing disposes of it.
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(home / "dagster_artifacts"))
     instance.add_dynamic_partitions("line", list(lines))
     return Platform(home, defs, instance, LakeStore(str(home / "lake")))
 
