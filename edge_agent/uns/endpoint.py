@@ -7,7 +7,9 @@ Python broker, many legacy plant brokers).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+log = logging.getLogger(__name__)
 __all__ = [
     "MqttEndpoint",
     "MqttProtocol",
@@ -97,7 +100,17 @@ def new_client(
             }
             named = ", ".join(f"{name} {path}" for name, path in files.items() if path is not None)
             raise ValueError(f"TLS setup failed ({named or 'system CA store'}): {exc}") from exc
+    client.on_socket_open = _without_nagle
     return client
+
+
+def _without_nagle(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Send each packet at once. paho leaves Nagle's algorithm on: a PUBLISH written while the previous
+    one waits for its TCP acknowledgement is held until the peer's delayed ACK (about 40 ms on Linux)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError) as exc:  # not a TCP socket (a proxy, a websocket): nothing to tune
+        log.debug("TCP_NODELAY not set on the MQTT socket: %r", exc)
 
 
 def connect_properties(

@@ -120,6 +120,7 @@ class LocalBroker:
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {data}/",
             f"max_queued_messages {self.max_queued_messages}",
+            "set_tcp_nodelay true",
             "max_inflight_messages 0",
         ]
         lines = [

@@ -86,10 +86,14 @@ class MqttSession:
         self._closing = False
         self._pausing = False
         self._attempts = 0
+        self.on_published: Callable[[int], None] | None = None
+        """Told the message id of each QoS 1 publication the broker acknowledged (network thread)."""
         client = new_client(self.endpoint, settings.client_id, clean_start=False, manual_ack=True)
         client.will_set(settings.heartbeat_topic, will_payload, qos=1, retain=True)
         client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(settings.scoring.publish_inflight)
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
@@ -208,6 +212,11 @@ class MqttSession:
         self.stats.error(f"disconnected from {self.endpoint.url}: {reason}")
         log.warning("disconnected from %s: %s; reconnecting", self.endpoint.url, reason)
         self._arm_backoff()
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+        listener = self.on_published
+        if listener is not None:
+            listener(mid)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self.stats.event("connect_failures")

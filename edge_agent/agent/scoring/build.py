@@ -89,8 +89,9 @@ def build_scoring(
         return session.publish(topic, payload, qos=1)
 
     publisher = ResultPublisher(
-        outbox, publish, session.connected, stats, inflight=settings.scoring.publish_inflight
+        outbox, publish, session.connected, inflight=settings.scoring.publish_inflight
     )
+    session.on_published = publisher.acknowledged
     return ScoringParts(slot, stage, outbox, publisher)
 
 

@@ -1,7 +1,8 @@
-"""Publishes the outbox's results at QoS 1 and confirms each once the broker acknowledged it.
+"""Publishes the outbox's results at QoS 1, many in flight, each confirmed when its PUBACK arrives.
 
-While the broker is unreachable results wait in the outbox (on disk); a result whose acknowledgement
-was lost with the connection is published again (same `result_id`).
+While the broker is unreachable results wait in the outbox (on disk); publications in flight when the
+connection drops are sent again by the MQTT client itself when it reconnects, so a result can arrive
+twice, with the same `result_id`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 
 from edge_agent.agent.scoring.outbox import OutboxEntry, ScoreOutbox
-from edge_agent.agent.stats import Stats
 
 __all__ = ["ResultPublisher"]
 
 log = logging.getLogger(__name__)
-
-_ACK_WAIT_S = 0.5
 
 
 class ResultPublisher:
@@ -29,18 +27,20 @@ class ResultPublisher:
         outbox: ScoreOutbox,
         publish: Callable[[str, bytes], mqtt.MQTTMessageInfo | None],
         connected: threading.Event,
-        stats: Stats,
         *,
         inflight: int,
     ) -> None:
         self.outbox = outbox
         self.publish = publish
         self.connected = connected
-        self.stats = stats
         self.inflight = inflight
         self.published = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Condition()
+        self._outstanding: dict[int, OutboxEntry] = {}
+        self._early: set[int] = set()
+        """Acknowledgements that overtook the bookkeeping of their own publication."""
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="result-publisher", daemon=True)
@@ -55,48 +55,42 @@ class ResultPublisher:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
         if self._thread is not None:
             self._thread.join(5.0)
+
+    def acknowledged(self, mid: int) -> None:
+        """The broker's PUBACK for message id `mid` (called from the MQTT network thread)."""
+        with self._lock:
+            entry = self._outstanding.pop(mid, None)
+            if entry is None:
+                self._early.add(mid)
+                return
+            self._confirm(entry)
+
+    def _confirm(self, entry: OutboxEntry) -> None:
+        self.outbox.confirm([entry])
+        self.published += 1
+        self._lock.notify_all()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             if not self.connected.wait(0.5):
                 continue
-            entries = self.outbox.unsent(self.inflight, timeout_s=0.5)
-            if entries:
-                self._send(entries)
-
-    def _send(self, entries: list[OutboxEntry]) -> None:
-        sent: list[tuple[OutboxEntry, mqtt.MQTTMessageInfo]] = []
-        unsent: list[OutboxEntry] = []
-        for entry in entries:
-            info = self.publish(entry.topic, entry.payload) if not unsent else None
-            if info is None:
-                unsent.append(entry)
-            else:
-                sent.append((entry, info))
-        confirmed: list[OutboxEntry] = []
-        for entry, info in sent:
-            if self._acknowledged(info):
-                confirmed.append(entry)
-            else:
-                unsent.append(entry)
-        self.outbox.confirm(confirmed)
-        self.published += len(confirmed)
-        if unsent:
-            self.stats.event("score_results_republished", len(unsent))
-            self.outbox.retry(unsent)
-
-    def _acknowledged(self, info: mqtt.MQTTMessageInfo) -> bool:
-        """Wait for the PUBACK while connected; False when the connection (or the agent) went first."""
-        while not self._stop.is_set():
-            try:
-                info.wait_for_publish(_ACK_WAIT_S)
-            except (ValueError, RuntimeError) as exc:  # paho gave the message up
-                log.warning("a result was not published (%s); it stays in the outbox", exc)
-                return False
-            if info.is_published():
-                return True
-            if not self.connected.is_set():
-                return False
-        return False
+            with self._lock:
+                if not self._lock.wait_for(lambda: len(self._outstanding) < self.inflight, 0.5):
+                    continue
+                room = self.inflight - len(self._outstanding)
+            entries = self.outbox.unsent(room, timeout_s=0.5)
+            for index, entry in enumerate(entries):
+                info = self.publish(entry.topic, entry.payload)
+                if info is None:  # not connected any more: these wait in the outbox
+                    self.outbox.retry(entries[index:])
+                    break
+                with self._lock:
+                    if info.mid in self._early:
+                        self._early.discard(info.mid)
+                        self._confirm(entry)
+                    else:
+                        self._outstanding[info.mid] = entry
