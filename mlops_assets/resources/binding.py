@@ -12,6 +12,8 @@ through `dg.EnvVar`, resolved when a run launches and hidden in the UI:
 | `MLOPS_MIN_COMPLIANCE`, `MLOPS_MAX_STALENESS_HOURS` | data-quality thresholds (both environments) |
 | `MLFLOW_TRACKING_URI`, `MLFLOW_ARTIFACT_ROOT` (optional) | MLflow (LOCAL: SQLite under `<home>/mlflow`) |
 | `MLOPS_SIGNING_KEY`, `MLOPS_SIGNING_KEY_ID` | the platform's ed25519 key (base64, raw 32 bytes) and its id |
+| `MLOPS_UNS_HOST`, `MLOPS_UNS_PORT` | the UNS broker (LOCAL 127.0.0.1:1883 without TLS; PROD port 8883, TLS) |
+| `MLOPS_UNS_CA_FILE`, `MLOPS_UNS_USERNAME`, `MLOPS_UNS_PASSWORD` | PROD: its CA bundle (else the system's), the platform's MQTT user and password |
 
 Without a signing key, LOCAL generates a development key under `<home>/signing/` (logged as such at
 every use); PROD fails the run that signs, naming the variable.
@@ -31,6 +33,7 @@ from mlops_assets.resources.model_registry import ModelRegistryResource
 from mlops_assets.resources.quality import DataQualityResource
 from mlops_assets.resources.s3 import s3_credentials_from_env
 from mlops_assets.resources.signer import KEY_ID_VAR, KEY_VAR, SignerResource
+from mlops_assets.resources.uns import UnsResource
 
 __all__ = ["platform_resources"]
 
@@ -45,9 +48,39 @@ def _float_setting(variable: str, default: float) -> float:
         raise ValueError(f"{variable}={raw!r} is not a number") from None
 
 
+def _int_setting(variable: str, default: int) -> int:
+    raw = os.environ.get(variable)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{variable}={raw!r} is not an integer") from None
+
+
 def platform_resources(environment: Environment) -> dict[str, dg.ConfigurableResource]:
-    """`lakehouse`, `landing`, `data_quality`, `model_registry` and `signer` for `environment`."""
-    return {**_lake_resources(environment), **_ml_resources(environment)}
+    """`lakehouse`, `landing`, `data_quality`, `model_registry`, `signer` and `uns` for `environment`."""
+    return {**_lake_resources(environment), **_ml_resources(environment), "uns": _uns_resource(environment)}
+
+
+def _uns_resource(environment: Environment) -> UnsResource:
+    if environment is Environment.LOCAL:
+        return UnsResource(
+            host=os.environ.get("MLOPS_UNS_HOST") or "127.0.0.1", port=_int_setting("MLOPS_UNS_PORT", 1883)
+        )
+    # Only set variables become EnvVars: an EnvVar of an unset variable fails the run that uses it.
+    username, password = (
+        dg.EnvVar(variable) if os.environ.get(variable) else None
+        for variable in ("MLOPS_UNS_USERNAME", "MLOPS_UNS_PASSWORD")
+    )
+    return UnsResource(
+        host=dg.EnvVar("MLOPS_UNS_HOST"),
+        port=_int_setting("MLOPS_UNS_PORT", 8883),
+        tls=True,
+        ca_file=os.environ.get("MLOPS_UNS_CA_FILE") or None,
+        username=username,
+        password=password,
+    )
 
 
 def _lake_resources(environment: Environment) -> dict[str, dg.ConfigurableResource]:

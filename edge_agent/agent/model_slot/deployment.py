@@ -1,12 +1,5 @@
-"""A deployment manifest from the UNS, checked before the model slot acts on it.
-
-The platform publishes, retained on its line's `_model/manifest`, the package manifest plus where the
-files are (`package_uri`, relative to the landing zone), who gets it (`rollout`: stage, agents, when
-it was published) and `deployment_signature`, its ed25519 signature of all of that. `read_deployment`
-accepts it only when that signature verifies with the configured key and key id, the line is this
-agent's, and it is newer than the last deployment accepted (a replayed old manifest is refused).
-`Deployment.applies_to(agent)` says whether this agent must serve it (a canary names its agents).
-"""
+"""A deployment manifest from the UNS, checked before the model slot acts on it: signed by the platform
+(`deployment_signature`) with the configured key, for this line, not older than the last one accepted."""
 
 from __future__ import annotations
 

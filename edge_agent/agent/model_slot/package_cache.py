@@ -1,13 +1,5 @@
-"""The agent's model packages on disk: fetched from the landing zone, verified, kept for a restart.
-
-    <spool>/models/desired.json     the last deployment accepted (whatever its stage)
-    <spool>/models/current.json     the deployment being served, so a restart scores at once, offline
-    <spool>/models/<version>/       verified package folders (the newest `keep` of them)
-
-`fetch` reads every file the manifest lists from `<landing>/<package_uri>/`, writes them beside the
-deployment manifest into a temporary folder, verifies the whole with `load_package` (signature, key id,
-every SHA-256, nothing unlisted) and only then renames it into place.
-"""
+"""The agent's model packages on disk (`<spool>/models/`): fetched from the landing zone, verified,
+kept with the served and the desired deployment so that a restart scores at once, offline."""
 
 from __future__ import annotations
 
@@ -36,6 +28,11 @@ def _join(prefix: str, path: str) -> str:
 
 
 class PackageCache:
+    """`desired.json` (the last deployment accepted), `current.json` (the one served), and verified
+    package folders `<version>/` (the newest `keep`). `fetch` reads the listed files from
+    `<landing>/<package_uri>/` into a temporary folder beside the deployment manifest, verifies the whole
+    with `load_package` and only then renames it into place."""
+
     def __init__(
         self, root: Path, *, public_key: str, key_id: str | None, keep: int, max_file_bytes: int
     ) -> None:

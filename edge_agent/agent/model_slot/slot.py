@@ -1,11 +1,6 @@
-"""The model slot: which model this agent serves, which one it should, and why it refused one.
-
-Deployments reach it in capture order from the scoring stage (`on_deployment`); a fetch thread brings
-the package of the desired version into the cache and asks the scoring stage to load it beside the
-serving model and swap (`Activation`). The stage reports back (`activated`, `refused`). Anything that
-does not verify or cannot serve is refused and reported (heartbeat `model.last_refusal`) while the
-current model keeps serving; a landing zone that cannot be reached is retried with backoff.
-"""
+"""The model slot: which model this agent serves, which one it should, and why it refused one. A fetch
+thread brings the desired package into the cache; the scoring stage loads it beside the serving model
+and swaps; anything that does not verify or cannot serve is refused while the current model serves on."""
 
 from __future__ import annotations
 

@@ -1,17 +1,5 @@
-"""One cell's telemetry, scored as it arrives: segments cut by the shared rule, windows scored once.
-
-For every captured batch of the cell (`feed`), in capture order:
-- a batch already seen (same seq) is not scored again; one that starts before the cell's last sample
-  closes the open segment (`out_of_order`) and starts its own;
-- the rule of `edge_agent.features.segments` decides whether the batch continues the open segment or
-  closes it (the closed weld gets its verdict) and starts a new one;
-- the windows that END in this batch are cut with the active model's feature specification (starts at
-  0, stride, 2 x stride, ... from the segment's first sample, as in training) and scored by the active
-  model, and by the shadow model during a canary. A model swapped in mid-segment scores the windows
-  ending from its first batch on, with the earlier samples as context.
-- a weld's verdict is the active model's weld score over all the weld's windows (scored again by that
-  model if another one scored part of them).
-"""
+"""One cell's telemetry, scored as it arrives: segments cut by the shared rule, the windows ending in
+each batch scored once by the serving model (and the shadow), a weld's verdict when it closes."""
 
 from __future__ import annotations
 
@@ -76,6 +64,14 @@ class FeedResult:
 
 
 class CellStream:
+    """Per captured batch (`feed`), in capture order: a batch seen before (same seq) is not scored again;
+    one that starts before the cell's last sample closes the open segment (`out_of_order`); the rule of
+    `edge_agent.features.segments` decides whether the batch continues the open segment or closes it.
+    The windows that END in the batch (starts 0, stride, 2 x stride... from the segment's first sample,
+    as in training) are scored by the active model, and by the shadow during a canary; a model swapped
+    in mid-segment scores from its first batch on, with the earlier samples as context. A weld's verdict
+    is the active model's weld score over all its windows (scored again when another model scored part)."""
+
     def __init__(self, cell: str, policy: AlertPolicy, limits: StreamLimits) -> None:
         self.cell = cell
         self.policy = policy

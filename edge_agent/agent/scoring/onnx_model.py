@@ -1,11 +1,5 @@
-"""A verified model package behind ONNX Runtime, warmed before it may serve.
-
-`OnnxWindowModel.load` takes a package folder the model slot has verified (signature, key id, every
-SHA-256, via `edge_agent.features.load_package`), verifies it again (the folder could have changed
-since) and creates one session (one intra-op thread: the scorer runs beside the agent's other work).
-`warm_up` runs it on a few windows and checks the outputs' names, shapes and that they are finite; a
-model that fails never becomes ready.
-"""
+"""A verified model package behind ONNX Runtime (one intra-op thread), warmed before it may serve: a model
+whose outputs are misnamed, misshapen or not finite on a few windows never becomes ready."""
 
 from __future__ import annotations
 

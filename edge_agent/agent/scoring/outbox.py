@@ -1,15 +1,5 @@
-"""Results waiting for the broker, on disk: store-and-forward for scores, like the capture spool for data.
-
-The scoring stage appends each result (its topic, payload and the capture sequence of the batch it
-scores) as a frame `u32 length | u32 crc32 | body` to the current file of `<spool>/outbox/`; `sync`
-makes them durable (before every scoring checkpoint). The publisher takes `unsent` entries, and
-`confirm`s them once the broker acknowledged them; a file whose every entry is confirmed is deleted.
-At start, `recover` cuts a torn tail and queues every entry of the remaining files again: a result may
-then be published twice, with the same `result_id`.
-
-Bounded: when `max_bytes` is reached the oldest unconfirmed entries are dropped and counted
-(`dropped.score_outbox_full`): scores are derived data, the telemetry itself stays in the capture spool.
-"""
+"""Results waiting for the broker, on disk: store-and-forward for scores, as the capture spool is for
+data. Bounded: beyond `max_bytes` the oldest are dropped and counted (`dropped.score_outbox_full`)."""
 
 from __future__ import annotations
 
@@ -48,6 +38,11 @@ class OutboxEntry:
 
 
 class ScoreOutbox:
+    """Frames `u32 length | u32 crc32 | body` appended to `<spool>/outbox/<n>.outbox` (made durable by
+    `sync`, before every scoring checkpoint); `unsent` hands them to the publisher, `confirm` forgets
+    them once acknowledged, and a file whose entries are all confirmed is deleted. `recover` cuts a torn
+    tail and queues every entry left again: a result may be published twice, with the same id."""
+
     def __init__(self, folder: Path, max_bytes: int, *, fsync: bool = True) -> None:
         self.folder = folder
         self.max_bytes = max_bytes

@@ -1,14 +1,5 @@
-"""The scoring stage: every captured batch scored once, in capture order, by the model slot's model.
-
-The capture writer hands it what it made durable (`offer`, bounded: a full queue makes the writer wait,
-counted as back-pressure, so nothing captured goes unscored while the agent runs). Its thread sends
-telemetry to the scoring worker process (decoded once by validation, or parsed from the payload after
-a restart), deployment manifests to the model slot, and results to the outbox; swaps the slot asks for
-happen between two requests. Every `checkpoint_interval_s` the worker's state is saved with the capture
-sequence it covers; sealed capture files past it are held back from upload (`holds_back`), so after a
-crash `start` scores them again from the spool. A worker that dies is restarted from the checkpoint and
-the requests since it are sent again; a request it fails on three times is counted unscored (`error`).
-"""
+"""The scoring stage: every captured batch scored once, in capture order, by the model slot's model;
+results to the outbox; checkpoints that let a crash resume from the durable capture."""
 
 from __future__ import annotations
 
@@ -51,6 +42,15 @@ def anomaly_topic(telemetry_topic: str) -> str:
 
 
 class ScoringStage:
+    """The writer `offer`s what it captured (a full queue makes it wait, counted: nothing captured goes
+    unscored while the agent runs). The thread sends telemetry to the worker (decoded by validation, or
+    parsed from the payload after a restart), manifests to the model slot, results to the outbox; the
+    slot's swaps happen between two requests. Every `checkpoint_interval_s` the worker's state is saved
+    with the capture sequence it covers; sealed capture files past it are held back from upload
+    (`holds_back`), so after a crash `start` scores them again from the spool. A worker that dies is
+    restarted from the checkpoint and the requests since are replayed; a request it fails three times
+    is counted unscored (`error`)."""
+
     def __init__(
         self,
         settings: EdgeSettings,

@@ -1,15 +1,7 @@
 """The scoring worker process: `python -m edge_agent.agent.scoring.worker --public-key KEY [--key-id ID]`.
 
-Holds a `ScoringEngine` (ONNX Runtime sessions and every cell's stream) and answers one request at a
-time over the worker pipe (`pipeline.worker_protocol` frames, `state_codec` documents):
-
-    load {version, folder}            -> {ok} | {ok: false, error}     verify, load and warm beside the active one
-    activate {version, keep_shadow}   -> {ok}                          swap at this point of the stream
-    drop_shadow / discard {version}   -> {ok}
-    score {now, records}              -> {results}                     records: [topic, capture_seq, block, payload]
-    idle {now, idle_s}                -> {results}                     close the welds of silent cells
-    snapshot                          -> {state}     restore {state}   -> {ok}
-"""
+One `ScoringEngine` answering one request at a time over the worker pipe (`state_codec` documents):
+load, activate, drop_shadow, discard, score, idle, snapshot, restore (see `handle`)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,9 @@ def deployment_manifest(
 ) -> dict[str, Any]:
     """The signed deployment of a package: where it is, who gets it, when it was published."""
     unsigned = {
-        k: v for k, v in package_manifest.items() if k not in ("deployment_signature", "rollout", "package_uri")
+        k: v
+        for k, v in package_manifest.items()
+        if k not in ("deployment_signature", "rollout", "package_uri")
     }
     rollout = {
         "stage": stage,

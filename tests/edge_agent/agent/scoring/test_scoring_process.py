@@ -87,7 +87,7 @@ def test_kill_9_then_a_restart_without_the_landing_zone_scores_at_once_from_the_
         landing.write_text("not a directory")
         second = start_agent(config, log)
         try:
-            wait_until(lambda: model_serving(beats, "1"), 60, "model 1 serving again, from the cache")
+            wait_until(lambda: model_serving(beats, "1"), 120, "model 1 serving again, from the cache")
             assert latest_heartbeat(beats)["status"] == "DEGRADED"  # the landing zone is unreachable
             wait_until(
                 lambda: (
