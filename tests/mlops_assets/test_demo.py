@@ -1,4 +1,5 @@
-"""`make demo` end to end, as a user runs it: a fresh MLOPS_HOME, one process, the whole loop."""
+"""`make demo` end to end, as a user runs it: a fresh MLOPS_HOME, the whole loop from the simulated line to
+a model scoring at the edge (a real agent process, a real broker, Dagster, MLflow, Delta)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _run_demo(home: Path) -> subprocess.CompletedProcess[str]:
     }
     env |= {HOME_VAR: str(home), "DAGSTER_HOME": str(home / "dagster_home")}
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.demo", "--welds-per-cell", "20"],
+        [sys.executable, "-m", "mlops_assets.demo", "--welds-per-cell", "20", "--scoring-welds", "4"],
         cwd=home,
         env=env,
         capture_output=True,
@@ -37,10 +38,11 @@ def test_the_demo_runs_the_loop_and_reports_every_topic(tmp_path: Path) -> None:
     done = _run_demo(tmp_path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     out = done.stdout
-    rows = [line for line in out.splitlines() if "/weld/telemetry " in line]
+    captured_table = out.split("== edge agent: captured")[1].split("== weld labels")[0]
+    rows = [line for line in captured_table.splitlines() if "/weld/telemetry " in line]
     assert len(rows) == 3  # one per simulated cell
     received, valid, quarantined, captured, uploaded = _counts(
-        next(line for line in out.splitlines() if line.strip().startswith("all topics"))
+        next(line for line in captured_table.splitlines() if line.strip().startswith("all topics"))
     )
     assert received == valid + quarantined == uploaded and captured == valid
     assert quarantined == 3  # the three malformed payloads the demo sends on purpose
@@ -51,3 +53,14 @@ def test_the_demo_runs_the_loop_and_reports_every_topic(tmp_path: Path) -> None:
     assert "check package_matches_torch_model          passed" in out
     assert "check package_passes_quality_gate          passed" in out
     assert (tmp_path / "lake" / "silver" / "validated_telemetry" / "_delta_log").is_dir()
+    # the trained model reaches the agent and scores every new batch once
+    assert "edge agent: serving model 1" in out
+    scored = int(re.search(r"simulator: (\d+) more telemetry messages", out).group(1))  # type: ignore[union-attr]
+    assert f"results on weld/anomaly: {scored:,} of {scored:,} batches, one each" in out
+    assert "edge agent stopped (exit code 0)" in out
+    final = out.split("== edge agent stopped")[1]
+    received, valid, quarantined, captured, uploaded = _counts(
+        next(line for line in final.splitlines() if line.strip().startswith("all topics"))
+    )
+    assert received == published + 3 + scored + 1  # the bad payloads, and the deployment manifest (captured too)
+    assert received == uploaded and captured == valid
