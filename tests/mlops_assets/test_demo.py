@@ -62,5 +62,7 @@ def test_the_demo_runs_the_loop_and_reports_every_topic(tmp_path: Path) -> None:
     received, valid, quarantined, captured, uploaded = _counts(
         next(line for line in final.splitlines() if line.strip().startswith("all topics"))
     )
-    assert received == published + 3 + scored + 1  # the bad payloads, and the deployment manifest (captured too)
+    assert (
+        received == published + 3 + scored + 1
+    )  # the bad payloads, and the deployment manifest (captured too)
     assert received == uploaded and captured == valid
