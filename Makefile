@@ -36,10 +36,8 @@ postgres:
 test: venv mosquitto postgres
 	$(PY) -m pytest
 
-dev: venv
-	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || cp mlops_assets/local_instance.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+dev: venv mosquitto
+	$(PY) -m mlops_assets.demo.dev
 
 bench: venv mosquitto
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -83,7 +83,7 @@ def run(home: Path, welds_per_cell: int, scoring_welds: int) -> int:
         endpoint = MqttEndpoint(port=broker.port, protocol="5" if broker.protocols[0] == "5" else "3.1.1")
         os.environ["MLOPS_UNS_PORT"] = str(broker.port)  # the platform's `uns` resource: this broker
         say(f"broker: {broker.kind} on 127.0.0.1:{broker.port} (MQTT {endpoint.protocol})")
-        agent = AgentProcess(home, broker.port, ADDRESS, signer.public_key_b64, signer.key_id)
+        agent = AgentProcess(home, endpoint, ADDRESS, signer.public_key_b64, signer.key_id)
         beats = Subscription(endpoint, agent.heartbeat_topic, "heartbeat")
         results = Subscription(endpoint, f"{ADDRESS.prefix}/+/weld/anomaly", "results")
         agent.start()

@@ -58,19 +58,28 @@ class AgentProcess:
     """`python -m edge_agent run --config <home>/edge/edge.yaml`, configured for the demo's broker, folders
     and the platform's (development) public key; stopped with SIGTERM like systemd does."""
 
-    def __init__(self, home: Path, port: int, address: LineAddress, public_key: str, key_id: str) -> None:
+    def __init__(
+        self,
+        home: Path,
+        endpoint: MqttEndpoint,
+        address: LineAddress,
+        public_key: str,
+        key_id: str,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.home = home / "edge"
         self.address = address
         self.agent_id = "edge-demo"
         self.config = {
             "agent_id": self.agent_id,
             "line": address.line,
-            "mqtt": {"port": port},
+            "mqtt": {"host": endpoint.host, "port": endpoint.port, "protocol": endpoint.protocol},
             "spool": {"dir": str(self.home / "spool"), "seal_max_age_s": 2},
             "landing": {"url": str(home / "landing"), "scan_interval_s": 0.5},
             "heartbeat": {"interval_s": 1},
             "log": {"level": "WARNING", "format": "text"},
             "model": {"public_key": public_key, "key_id": key_id},
+            **(extra or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
 
