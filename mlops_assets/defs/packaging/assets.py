@@ -10,6 +10,7 @@ from mlops_assets.defs.training.catalog import OWNERS
 from mlops_assets.ml.release.packaging import Lineage
 from mlops_assets.ml.release.publish import release_edge_package
 from mlops_assets.ml.training.feature_table import FeaturesMismatch
+from mlops_assets.ml.training.labels import WELD_LABELS
 from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import LakehouseResource, ModelRegistryResource, SignerResource
 from mlops_assets.upstream import upstream_metadata
@@ -42,10 +43,13 @@ def edge_model_package(
     if upstream_metadata(context, "model_evaluation", line)["mlflow_run_id"] != run_id:
         raise dg.Failure("model_evaluation is older than anomaly_threshold: materialise the chain in order")
     fitted = PackageThresholds.from_dict(thresholds["thresholds"])
+    store = lakehouse.store()
+    # The labels as they are now: the quality gate reads the line's labelled history at this version.
+    labels_version = store.version(WELD_LABELS)
     try:
         released = release_edge_package(
             model_registry.registry(),
-            lakehouse.store(),
+            store,
             line,
             run_id=run_id,
             thresholds=fitted,
@@ -75,6 +79,12 @@ def edge_model_package(
             "parity_windows": config.parity_windows,
             "gate_metric": config.gate_metric,
             "gate_tolerance": config.gate_tolerance,
+            "gate_false_alarm_margin": config.gate_false_alarm_margin,
+            "gate_false_alarm_relative_margin": config.gate_false_alarm_relative_margin,
+            "gate_history_recall_tolerance": config.gate_history_recall_tolerance,
+            "gate_history_recall_floor": config.gate_history_recall_floor,
+            "gate_history_max_welds": config.gate_history_max_welds,
+            **({} if labels_version is None else {"labels_version": dg.MetadataValue.int(labels_version)}),
             # The telemetry the model's features were cut from (its lineage): the gate reads it again.
             "telemetry_version": dg.MetadataValue.int(int(trained["telemetry_version"])),
             "thresholds": dg.MetadataValue.json(fitted.to_dict()),

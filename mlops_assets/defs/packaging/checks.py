@@ -6,12 +6,13 @@ signer's public key (the `signer` resource), never with a key read back from the
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 
 from edge_agent.features import PackageError
 from mlops_assets.defs.packaging.assets import edge_model_package
-from mlops_assets.ml.release.gate import package_quality_gate
+from mlops_assets.ml.release.gate import GateOutcome, package_quality_gate
 from mlops_assets.ml.release.parity import PlatformKey, package_parity
 from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import LakehouseResource, ModelRegistryResource, SignerResource
@@ -62,6 +63,52 @@ def package_matches_torch_model(
     )
 
 
+def _none_as_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def _gate_metadata(outcome: GateOutcome) -> dict[str, Any]:
+    """What the check records: the verdict, the rule applied and its figures (`new_regime_*` for the
+    new-regime rule, with the settings it applied)."""
+    decision = outcome.decision
+    found: dict[str, Any] = {
+        "reason": decision.reason,
+        "rule": decision.rule,
+        "level": outcome.level,
+        "metric": decision.metric,
+        "candidate_version": outcome.candidate.version,
+        "candidate_value": _none_as_nan(decision.candidate),
+        "champion_version": "none" if outcome.champion is None else outcome.champion.version,
+        "champion_value": _none_as_nan(decision.champion),
+        "tolerance": decision.tolerance,
+        "promoted": decision.passed,
+        "previous_champion": outcome.previous_champion or "none",
+    }
+    evidence, policy = outcome.new_regime, outcome.new_regime_policy
+    if evidence is not None and policy is not None:
+        found |= {
+            "new_regime_holdout_welds": evidence.holdout_welds,
+            "new_regime_history_welds": evidence.history_welds,
+            "new_regime_candidate_false_alarm_rate": _none_as_nan(evidence.candidate_false_alarm_rate),
+            "new_regime_champion_false_alarm_rate": _none_as_nan(evidence.champion_false_alarm_rate),
+            "new_regime_candidate_recall": _none_as_nan(evidence.candidate_recall),
+            "new_regime_champion_recall": _none_as_nan(evidence.champion_recall),
+            "new_regime_champion_history_error": evidence.champion_history_error or "none",
+            "new_regime_labels_version": dg.MetadataValue.null()
+            if evidence.labels_version is None
+            else evidence.labels_version,
+            "new_regime_policy": dg.MetadataValue.json(
+                {
+                    "false_alarm_margin": policy.false_alarm_margin,
+                    "false_alarm_relative_margin": policy.false_alarm_relative_margin,
+                    "recall_tolerance": policy.recall_tolerance,
+                    "recall_floor": policy.recall_floor,
+                }
+            ),
+        }
+    return found
+
+
 @_per_line_check
 def package_passes_quality_gate(
     context: dg.AssetCheckExecutionContext,
@@ -71,8 +118,10 @@ def package_passes_quality_gate(
 ) -> dg.AssetCheckResult:
     """Parity first (a package that is not the evaluated model never passes); then candidate and
     champion, both verified with the platform key, scored on the same held-out welds, each with its own
-    package; the candidate becomes `champion` when it is not worse by more than the tolerance (the old
-    champion stays addressable as `previous-champion`)."""
+    package; the candidate becomes `champion` when it passes its rule (the old champion stays
+    addressable as `previous-champion`): not worse by more than the tolerance when labelled bad welds
+    are held out, else fewer false alarms by the margin without losing recall on the labelled history
+    (`metadata["rule"]` says which)."""
     line = context.op_execution_context.partition_key
     meta = upstream_metadata(context, "edge_model_package", line)
     outcome = package_quality_gate(
@@ -90,16 +139,5 @@ def package_passes_quality_gate(
     return dg.AssetCheckResult(
         passed=decision.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "reason": decision.reason,
-            "level": outcome.level,
-            "metric": decision.metric,
-            "candidate_version": outcome.candidate.version,
-            "candidate_value": float("nan") if decision.candidate is None else decision.candidate,
-            "champion_version": "none" if outcome.champion is None else outcome.champion.version,
-            "champion_value": float("nan") if decision.champion is None else decision.champion,
-            "tolerance": decision.tolerance,
-            "promoted": decision.passed,
-            "previous_champion": outcome.previous_champion or "none",
-        },
+        metadata=_gate_metadata(outcome),
     )

@@ -1,4 +1,5 @@
-"""The quality gate: a candidate may not be worse than the champion by more than a tolerance.
+"""The quality gate's decision, the names of its rules, and the rule for held-out welds with labelled bad
+welds: a candidate may not be worse than the champion by more than a tolerance.
 
 Both models are scored on the same evaluation set (the champion from its own package, with its own
 feature spec and threshold), so a changed evaluation set cannot make a worse model look better.
@@ -10,12 +11,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["GATE_METRICS", "GateDecision", "GateMetric", "decide"]
+__all__ = [
+    "ALREADY_CHAMPION",
+    "FIRST_MODEL",
+    "GATE_METRICS",
+    "LABELLED_HOLDOUT",
+    "NEW_REGIME",
+    "NOT_JUDGED",
+    "GateDecision",
+    "GateMetric",
+    "decide",
+]
 
 GateMetric = Literal[
     "roc_auc", "f1", "average_precision", "precision", "recall", "false_alarm_rate", "missed_alarm_rate"
 ]
 GATE_METRICS: tuple[str, ...] = get_args(GateMetric)
+
+# The rule a decision applied (metadata `rule`, MLflow tag `quality_gate_rule`).
+FIRST_MODEL = "first_model"
+"""No champion yet: the first model is promoted."""
+ALREADY_CHAMPION = "already_champion"
+"""The candidate is the champion (its gate run again): nothing to compare."""
+LABELLED_HOLDOUT = "labelled_holdout"
+"""The held-out welds hold labelled bad welds: `gate_metric`, candidate vs champion (`decide`)."""
+NEW_REGIME = "new_regime"
+"""No labelled bad weld held out: false alarms on them and recall on the history (`new_regime_rule`)."""
+NOT_JUDGED = "not_judged"
+"""Refused before a rule could apply (parity, verification, unreadable held-out welds)."""
 
 # Which way is better, per metric the gate can use.
 _HIGHER_IS_BETTER = {
@@ -31,12 +54,17 @@ _HIGHER_IS_BETTER = {
 
 @dataclass(frozen=True)
 class GateDecision:
+    """`metric`, `candidate`, `champion`: the figure compared (`new_regime`: the false-alarm rate on the
+    held-out welds); `tolerance`: how much worse the candidate's may be (`new_regime`: the absolute
+    margin by which it must be better); `rule`: which rule decided."""
+
     passed: bool
     metric: str
     candidate: float | None
     champion: float | None
     tolerance: float
     reason: str
+    rule: str = LABELLED_HOLDOUT
 
 
 def decide(
@@ -60,7 +88,7 @@ def decide(
     mine_f = None if mine is None else float(mine)
     if champion is None:
         return GateDecision(
-            True, metric, mine_f, None, tolerance, "no champion yet: the first model is promoted"
+            True, metric, mine_f, None, tolerance, "no champion yet: the first model is promoted", FIRST_MODEL
         )
     theirs = champion.get(metric)
     theirs_f = None if theirs is None else float(theirs)

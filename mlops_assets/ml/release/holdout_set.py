@@ -52,7 +52,7 @@ def holdout_segments(
     telemetry = telemetry_slice(store, line, version=telemetry_version, from_day=first_day)
     # A signal with no column at all stays out: scoring then names it for the model that needs it.
     wanted = [s for s in dict.fromkeys(signals) if s in telemetry.frame.columns]
-    if not usable_signals(telemetry.frame, wanted):
+    if not wanted or not usable_signals(telemetry.frame, wanted):
         raise ValueError(
             f"none of the signals {list(signals)} has a value on the held-out days of line {line} in "
             f"{VALIDATED_TELEMETRY} version {telemetry_version}"
