@@ -2,6 +2,7 @@
 
 from mlops_assets.lake.store import LakeStore, WriteResult
 from mlops_assets.lake.tables import (
+    EDGE_DRIFT_REPORTS,
     LAYERS,
     PARTITION_COLUMNS,
     PAYLOAD_COMPLIANCE,
@@ -16,6 +17,7 @@ from mlops_assets.lake.tables import (
 )
 
 __all__ = [
+    "EDGE_DRIFT_REPORTS",
     "LAYERS",
     "PARTITION_COLUMNS",
     "PAYLOAD_COMPLIANCE",

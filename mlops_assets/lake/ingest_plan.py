@@ -58,7 +58,7 @@ def plan_ingestion(
     today: dt.date,
     max_failed: int = MAX_FAILED_RUNS,
 ) -> IngestPlan:
-    """What to do with each pending partition:
+    """What to do with each pending partition (captured messages and drift reports alike):
 
     - no run yet: request one (run key = the pending set);
     - a run queued or running (or failed and about to be retried by Dagster): wait for it;
@@ -71,7 +71,7 @@ def plan_ingestion(
       do not hold the cursor back: once the cursor is more than a day past them they are not even
       listed. A backfill of the partition ingests them once they are fixed."""
     plan = IngestPlan()
-    for pending in scan.partitions:
+    for pending in [*scan.partitions, *scan.drift_partitions]:
         tried = attempts.get(pending.pending_set, Attempts())
         if not first_day <= pending.day <= today:
             plan.out_of_range.append(pending)

@@ -220,6 +220,22 @@ class LakeStore:
         )
         return WriteResult(table, self.uri(table), frame.height, self.version(table))
 
+    def overwrite(
+        self, table: TableRef, frame: pl.DataFrame, *, metadata: Mapping[str, str] | None = None
+    ) -> WriteResult:
+        """Replace the whole table with `frame` in one commit (a state, not a history: earlier
+        versions stay readable through Delta time travel until VACUUM)."""
+        existing = self.delta_table(table)
+        write_deltalake(
+            existing if existing is not None else self.uri(table),
+            frame,
+            mode="overwrite",
+            schema_mode="overwrite",
+            storage_options=None if existing is not None else self.options(),
+            commit_properties=CommitProperties(custom_metadata=dict(metadata or {})),
+        )
+        return WriteResult(table, self.uri(table), frame.height, self.version(table))
+
     def merge_new_rows(self, table: TableRef, frame: pl.DataFrame, keys: Sequence[str]) -> WriteResult:
         """Insert the rows of `frame` whose `keys` are not in the table yet (a Delta MERGE)."""
         existing = self.delta_table(table)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 __all__ = [
+    "EDGE_DRIFT_REPORTS",
     "LAYERS",
     "PARTITION_COLUMNS",
     "PAYLOAD_COMPLIANCE",
@@ -58,6 +59,8 @@ RAW_UNS_CAPTURES = TableRef("bronze", "raw_uns_captures")
 VALIDATED_TELEMETRY = TableRef("silver", "validated_telemetry")
 QUARANTINED_MESSAGES = TableRef("silver", "quarantined_messages")
 PAYLOAD_COMPLIANCE = TableRef("gold", "payload_compliance")
+# The drift reports of the edge: landing files like the captures, so the lake's ledger (pending.py) knows it.
+EDGE_DRIFT_REPORTS = TableRef("gold", "edge_drift_reports")
 
 # The fixed (non-signal) columns of `validated_telemetry`; every other column is a signal (Float64).
 SILVER_FIXED_SCHEMA: dict[str, pl.DataType] = {

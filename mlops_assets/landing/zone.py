@@ -1,10 +1,11 @@
 """The landing zone as the lake reads it: list sealed landing files and read them as Arrow tables.
 
 Two implementations of one small interface: a local folder and `s3://bucket/prefix`. Paths follow
-`edge_agent.files.landing_format` (`<site>/<line>/<agent>/<yyyy-mm-dd>/<kind>-<agent>-<first>-<last>.parquet`);
-anything else under the root (temporary uploads, notes) is skipped and counted, never guessed at. Top
-folders starting with `_` are the platform's own areas (`_models/`, the packages agents fetch), which
-only the platform writes (`write_bytes`) and listings never enter.
+`edge_agent.files.landing_format` (`<site>/<line>/<agent>/<yyyy-mm-dd>/<kind>-<agent>-<first>-<last>.parquet`):
+captured messages (`capture`, `quarantine`: `files`), drift reports (`drift_files`) and their HTML
+companions (`companions`); anything else under the root (temporary uploads, notes) is skipped and
+counted, never guessed at. Top folders starting with `_` are the platform's own areas (`_models/`, the
+packages agents fetch), which only the platform writes (`write_bytes`) and listings never enter.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edge_agent.files.landing_format import LandingKey, parse_landing_key
+from edge_agent.files.landing_format import LandingKey, parse_companion_key, parse_landing_key
 from mlops_assets.lake.s3 import s3_client_kwargs
 
 __all__ = [
@@ -70,6 +71,11 @@ class LandingFile:
 @dataclass
 class LandingListing:
     files: list[LandingFile] = field(default_factory=list)
+    """Captured messages (`capture` and `quarantine` files): what bronze ingests."""
+    drift_files: list[LandingFile] = field(default_factory=list)
+    """Drift reports (`drift` files): what `edge_drift_reports` ingests, never bronze."""
+    companions: set[str] = field(default_factory=set)
+    """Paths of the companions (a drift report's HTML) beside the landing files."""
     skipped: list[str] = field(default_factory=list)
     """Paths under the root that are not landing files (reported, never ingested)."""
 
@@ -99,24 +105,44 @@ class LandingZone(ABC):
         """Landing files, optionally of one line and from day `since` on (or of exactly `day`)."""
         listing = LandingListing()
         for relative in self._relative_paths(day or since, line):
-            if not relative.endswith(".parquet"):
-                listing.skipped.append(relative)
-                continue
-            try:
-                key = parse_landing_key(relative)
-            except ValueError:
+            key = _landing_key_of(relative)
+            if key is None:
                 listing.skipped.append(relative)
                 continue
             if (line is not None and key.line != line) or (day is not None and key.day != day):
                 continue
             if since is not None and key.day < since:
                 continue
-            listing.files.append(LandingFile(key, f"{self.root.rstrip('/')}/{relative}"))
-        listing.files.sort(key=lambda f: (f.key.day, f.key.line, f.key.agent, f.key.first_seq, f.key.kind))
+            if not relative.endswith(".parquet"):
+                listing.companions.add(relative)
+            elif key.kind == "drift":
+                listing.drift_files.append(LandingFile(key, self.uri_of(relative)))
+            else:
+                listing.files.append(LandingFile(key, self.uri_of(relative)))
+        listing.files.sort(key=_listing_order)
+        listing.drift_files.sort(key=_listing_order)
         return listing
+
+    def uri_of(self, relative: str) -> str:
+        """Where `relative` (a path under the root) is: `s3://...` or an absolute local path."""
+        return f"{self.root.rstrip('/')}/{relative}"
 
     def read(self, file: LandingFile) -> pa.Table:
         return pq.read_table(io.BytesIO(self.read_bytes(file)))
+
+
+def _listing_order(file: LandingFile) -> tuple[dt.date, str, str, int, str]:
+    return (file.key.day, file.key.line, file.key.agent, file.key.first_seq, file.key.kind)
+
+
+def _landing_key_of(relative: str) -> LandingKey | None:
+    """The key of a landing file, or of the landing file whose companion `relative` is; None otherwise."""
+    for parse in (parse_landing_key, parse_companion_key):
+        try:
+            return parse(relative)
+        except ValueError:
+            continue
+    return None
 
 
 def _day_folder_kept(name: str, since: dt.date | None) -> bool:

@@ -1,6 +1,7 @@
-"""`landing_sensor`: new landing files become runs of `ingestion_job` for their (day, line), retried
-on failure on top of Dagster's own run retries (`_attempts`), given up loudly after `MAX_FAILED_RUNS`
-failed root runs; to ingest fixed files, backfill their partition."""
+"""`landing_sensor`: new landing files become runs for their (day, line): captured messages of
+`ingestion_job`, drift reports of `drift_reports_job`; retried on failure on top of Dagster's own run
+retries (`_attempts`), given up loudly after `MAX_FAILED_RUNS` failed root runs; to ingest fixed files,
+backfill their partition. Its interval is `MLOPS_LANDING_SENSOR_INTERVAL_S` (read when definitions load)."""
 
 import datetime as dt
 from collections.abc import Iterable
@@ -8,12 +9,14 @@ from collections.abc import Iterable
 import dagster as dg
 
 from mlops_assets.defs.ingestion.jobs import ingestion_job
+from mlops_assets.defs.monitoring.jobs import drift_reports_job
 from mlops_assets.lake.ingest_plan import Attempts, IngestPlan, plan_ingestion
 from mlops_assets.lake.pending import scan_pending
+from mlops_assets.ml.monitoring.settings import loop_timings_from_env
 from mlops_assets.partitions import DAY_FIRST, day_line_key, line_partitions
 from mlops_assets.resources import LakehouseResource, LandingResource
 
-__all__ = ["PENDING_SET_TAG", "landing_sensor"]
+__all__ = ["PENDING_SET_TAG", "build_landing_sensor", "landing_sensors"]
 
 PENDING_SET_TAG = "mlops/pending_set"
 # Files of the day before the cursor are listed again: an agent may upload yesterday's last file
@@ -87,51 +90,62 @@ def _report(context: dg.SensorEvaluationContext, plan: IngestPlan) -> list[str]:
     return notes
 
 
-@dg.sensor(
-    name="landing_sensor",
-    job=ingestion_job,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Lists the landing zone (from the oldest day with unfinished files on) and requests one run "
-        "per (day, line) holding files the lake has not finished; registers new lines as partitions. "
-        "A set of pending files is requested once; again after a failed run, once Dagster's run "
-        "retries of it failed too (up to 3 such failed runs); files a successful run could not read, "
-        "and days outside the partitions, are reported, not requested again."
-    ),
-)
-def landing_sensor(
-    context: dg.SensorEvaluationContext, lakehouse: LakehouseResource, landing: LandingResource
-) -> dg.SensorResult:
-    cursor = dt.date.fromisoformat(context.cursor) if context.cursor else None
-    since = cursor - _OVERLAP if cursor else None
-    scan = scan_pending(lakehouse.store(), landing.zone(), since=since)
-    known = set(context.instance.get_dynamic_partitions(line_partitions.name or "line"))
-    new_lines = [line for line in scan.lines if line not in known]
-    plan = plan_ingestion(
-        scan,
-        _attempts(context.instance, (p.pending_set for p in scan.partitions)),
-        cursor=cursor,
-        first_day=dt.date.fromisoformat(DAY_FIRST),
-        today=dt.datetime.now(dt.UTC).date(),
+def build_landing_sensor(interval_s: int = 30) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="landing_sensor",
+        jobs=[ingestion_job, drift_reports_job],
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Lists the landing zone (from the oldest day with unfinished files on) and requests one run "
+            "per (day, line) holding files the lake has not finished: ingestion_job for captured "
+            "messages, drift_reports_job for drift reports (never bronze); registers new lines as "
+            "partitions. A set of pending files is requested once; again after a failed run, once "
+            "Dagster's run retries of it failed too (up to 3 such failed runs); files a successful run "
+            "could not read, and days outside the partitions, are reported, not requested again."
+        ),
     )
-    requests = [
-        dg.RunRequest(
-            run_key=request.run_key,
-            partition_key=day_line_key(request.partition.day, request.partition.line),
-            tags={
-                PENDING_SET_TAG: request.partition.pending_set,
-                "mlops/pending_files": str(len(request.partition.file_ids)),
-            },
+    def landing_sensor(
+        context: dg.SensorEvaluationContext, lakehouse: LakehouseResource, landing: LandingResource
+    ) -> dg.SensorResult:
+        cursor = dt.date.fromisoformat(context.cursor) if context.cursor else None
+        since = cursor - _OVERLAP if cursor else None
+        scan = scan_pending(lakehouse.store(), landing.zone(), since=since)
+        known = set(context.instance.get_dynamic_partitions(line_partitions.name or "line"))
+        new_lines = [line for line in scan.lines if line not in known]
+        pending_sets = (p.pending_set for p in [*scan.partitions, *scan.drift_partitions])
+        plan = plan_ingestion(
+            scan,
+            _attempts(context.instance, pending_sets),
+            cursor=cursor,
+            first_day=dt.date.fromisoformat(DAY_FIRST),
+            today=dt.datetime.now(dt.UTC).date(),
         )
-        for request in plan.requests
-    ]
-    notes = _report(context, plan)
-    for path in scan.skipped:
-        context.log.warning("not a landing file, ignored: %s", path)
-    return dg.SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[line_partitions.build_add_request(new_lines)] if new_lines else [],
-        cursor=plan.next_since.isoformat() if plan.next_since else context.cursor,
-        skip_reason=None if requests or new_lines else "; ".join(["no landing files to ingest", *notes]),
-    )
+        requests = [
+            dg.RunRequest(
+                run_key=request.run_key,
+                job_name=(drift_reports_job if request.partition.kind == "drift" else ingestion_job).name,
+                partition_key=day_line_key(request.partition.day, request.partition.line),
+                tags={
+                    PENDING_SET_TAG: request.partition.pending_set,
+                    "mlops/pending_files": str(len(request.partition.file_ids)),
+                },
+            )
+            for request in plan.requests
+        ]
+        notes = _report(context, plan)
+        for path in scan.skipped:
+            context.log.warning("not a landing file, ignored: %s", path)
+        return dg.SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[line_partitions.build_add_request(new_lines)] if new_lines else [],
+            cursor=plan.next_since.isoformat() if plan.next_since else context.cursor,
+            skip_reason=None if requests or new_lines else "; ".join(["no landing files to ingest", *notes]),
+        )
+
+    return landing_sensor
+
+
+@dg.definitions
+def landing_sensors() -> dg.Definitions:
+    return dg.Definitions(sensors=[build_landing_sensor(loop_timings_from_env().landing_sensor_s)])

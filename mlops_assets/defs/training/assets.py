@@ -7,6 +7,7 @@ and evaluation steps add to); each asset's metadata names what it wrote, so the 
 
 import json
 import warnings
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -66,15 +67,16 @@ with warnings.catch_warnings():
 def weld_features(
     context: dg.AssetExecutionContext, config: WeldFeaturesConfig, lakehouse: LakehouseResource
 ) -> dg.MaterializeResult:
-    """Windows of every weld of the line's last `days` days of telemetry, standardised with statistics
-    fitted on the training welds only.
+    """Windows of every weld of the line's last `days` days of telemetry (only the welds since
+    `since_ms` when set: a retraining on a new regime), standardised with statistics fitted on the
+    training welds only.
 
     Welds are split by time: the earliest train (their latest `val_fraction` validate), the latest
     `holdout_fraction` and every known-bad weld are held out for evaluation."""
     line = context.partition_key
     store = lakehouse.store()
     try:
-        telemetry = telemetry_slice(store, line, keep_days=config.days)
+        telemetry = telemetry_slice(store, line, keep_days=config.days, since_ms=config.since_ms)
         build = build_features(
             store,
             line,
@@ -112,6 +114,8 @@ def weld_features(
                 }
             ),
             "telemetry_rows": dg.MetadataValue.int(telemetry.frame.height),
+            "first_sample_at": str(telemetry.frame["ts"].min()),
+            **({} if config.since_ms is None else {"since_ms": dg.MetadataValue.int(config.since_ms)}),
             "features_version": dg.MetadataValue.int(build.table_version or 0),
             "windows": dg.MetadataValue.json(build.windows),
             "segments": dg.MetadataValue.json(build.split.summary()),
@@ -119,6 +123,17 @@ def weld_features(
             "table": dg.MetadataValue.path(store.uri(WELD_FEATURES)),
         }
     )
+
+
+def run_trigger(tags: Mapping[str, str]) -> dict[str, str]:
+    """What started this run, from its tags (`drift_sensor`'s: `mlops/trigger`, `mlops/drift_*`), as
+    MLflow tags without the `mlops/` prefix; `trigger` = manual when nothing said."""
+    found = {
+        k.removeprefix("mlops/"): v
+        for k, v in tags.items()
+        if k.startswith(("mlops/trigger", "mlops/drift_"))
+    }
+    return {"trigger": "manual", **found}
 
 
 @dg.asset(
@@ -147,6 +162,7 @@ def anomaly_autoencoder(
         config=model_config,
         features=features,
         commit=commit,
+        trigger=run_trigger(context.run.tags),
     )
 
     def report(epoch: EpochReport) -> None:

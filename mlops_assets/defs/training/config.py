@@ -27,6 +27,12 @@ class WeldFeaturesConfig(dg.Config):
         description="Days of telemetry read, counted back from the line's latest day (0 = its whole "
         "history): memory grows with this, not with the line's age.",
     )
+    since_ms: int | None = Field(
+        default=None,
+        ge=0,
+        description="Only the welds that started at or after this time (epoch ms; within `days`): a "
+        "retraining on a new regime. drift_sensor sets it to the drift onset; none = every weld.",
+    )
 
 
 class AutoencoderTrainingConfig(dg.Config):

@@ -39,13 +39,15 @@ def start_training_run(
     config: AutoencoderConfig,
     features: Mapping[str, Any],
     commit: str,
+    trigger: Mapping[str, str] | None = None,
 ) -> str:
     """A new MLflow run with the hyperparameters and the versions of the data and code it trains on
-    (`features`: what `weld_features` reported)."""
+    (`features`: what `weld_features` reported; `since_ms` when it kept only the welds since then), and
+    what started it (`trigger`, tags: `trigger` = drift, `drift_report_id`, ... for a drift retraining)."""
     run_id = registry.start_run(
         experiment_for(line),
         f"{line}-{dagster_run_id[:8]}",
-        tags={"line": line, "dagster_run_id": dagster_run_id, "git_commit": commit},
+        tags={"line": line, "dagster_run_id": dagster_run_id, "git_commit": commit, **(trigger or {})},
     )
     registry.log_params(
         run_id,
@@ -59,6 +61,7 @@ def start_training_run(
             "telemetry_delta_version": features["telemetry_version"],
             "features_delta_version": features["features_version"],
             "git_commit": commit,
+            **({"since_ms": features["since_ms"]} if features.get("since_ms") is not None else {}),
         },
     )
     return run_id
