@@ -10,6 +10,7 @@ import dagster as dg
 from edge_agent.contract import ContractValidator, load_contract
 from mlops_assets.defs.rollout.history import DEPLOYED_EDGE_MODEL, latest_rollout
 from mlops_assets.defs.rollout.jobs import edge_rollout_job
+from mlops_assets.ml.monitoring.settings import loop_timings_from_env
 from mlops_assets.ml.registry import CHAMPION
 from mlops_assets.ml.rollout.records import RolloutRecord
 from mlops_assets.ml.rollout.uns_client import UnsRefused
@@ -26,7 +27,7 @@ from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import ModelRegistryResource
 from mlops_assets.resources.uns import UnsResource
 
-__all__ = ["edge_rollout_sensor"]
+__all__ = ["build_edge_rollout_sensor", "rollout_sensors"]
 
 HEARTBEAT_CHANNEL = "agentHeartbeat"
 
@@ -87,46 +88,57 @@ def _observation(record: RolloutRecord, step: LineStep) -> dg.AssetObservation |
     )
 
 
-@dg.sensor(
-    name="edge_rollout_sensor",
-    job=edge_rollout_job,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "For each line with a canary in progress: reads its canary agents' retained heartbeats and, "
-        "after the soak, requests its promotion to the whole line, or its rollback (registry and "
-        "manifest) as soon as it misbehaves; records the canary's state as observations. For each "
-        "other deployed line: requests the deployment of a champion the line does not serve yet."
-    ),
-)
-def edge_rollout_sensor(
-    context: dg.SensorEvaluationContext, model_registry: ModelRegistryResource, uns: UnsResource
-) -> dg.SensorResult:
-    states = cursor_from_json(context.cursor)
-    requests, events, notes, kept = [], [], [], {}
-    for line in context.instance.get_dynamic_partitions(line_partitions.name or "line"):
-        record = latest_rollout(context.instance, line)
-        if record is None:
-            continue
-        step = _step(context, record, states.get(line), model_registry, uns)
-        notes.append(step.note)
-        if step.state is not None:
-            kept[line] = step.state
-        if (observation := _observation(record, step)) is not None:
-            events.append(observation)
-        if step.request is not None:
-            context.log.info("requesting %s: %s", step.request.action, step.note)
-            requests.append(
-                dg.RunRequest(
-                    run_key=step.request.run_key,
-                    partition_key=line,
-                    run_config={"ops": {"deployed_edge_model": {"config": step.request.config}}},
-                    tags={"mlops/rollout_action": step.request.action},
-                )
-            )
-    return dg.SensorResult(
-        run_requests=requests,
-        asset_events=events,
-        cursor=cursor_to_json(kept),
-        skip_reason=None if requests else "; ".join(notes) or "no line has a deployed edge model yet",
+def build_edge_rollout_sensor(interval_s: int = 30) -> dg.SensorDefinition:
+    """`edge_rollout_sensor`, looking every `interval_s` seconds."""
+
+    @dg.sensor(
+        name="edge_rollout_sensor",
+        job=edge_rollout_job,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "For each line with a canary in progress: reads its canary agents' retained heartbeats and, "
+            "after the soak, requests its promotion to the whole line, or its rollback (registry and "
+            "manifest) as soon as it misbehaves; records the canary's state as observations. For each "
+            "other deployed line: requests the deployment of a champion the line does not serve yet."
+        ),
     )
+    def edge_rollout_sensor(
+        context: dg.SensorEvaluationContext, model_registry: ModelRegistryResource, uns: UnsResource
+    ) -> dg.SensorResult:
+        states = cursor_from_json(context.cursor)
+        requests, events, notes, kept = [], [], [], {}
+        for line in context.instance.get_dynamic_partitions(line_partitions.name or "line"):
+            record = latest_rollout(context.instance, line)
+            if record is None:
+                continue
+            step = _step(context, record, states.get(line), model_registry, uns)
+            notes.append(step.note)
+            if step.state is not None:
+                kept[line] = step.state
+            if (observation := _observation(record, step)) is not None:
+                events.append(observation)
+            if step.request is not None:
+                context.log.info("requesting %s: %s", step.request.action, step.note)
+                requests.append(
+                    dg.RunRequest(
+                        run_key=step.request.run_key,
+                        partition_key=line,
+                        run_config={"ops": {"deployed_edge_model": {"config": step.request.config}}},
+                        tags={"mlops/rollout_action": step.request.action},
+                    )
+                )
+        return dg.SensorResult(
+            run_requests=requests,
+            asset_events=events,
+            cursor=cursor_to_json(kept),
+            skip_reason=None if requests else "; ".join(notes) or "no line has a deployed edge model yet",
+        )
+
+    return edge_rollout_sensor
+
+
+@dg.definitions
+def rollout_sensors() -> dg.Definitions:
+    """Built when the definitions load: `MLOPS_ROLLOUT_SENSOR_INTERVAL_S` (default 30)."""
+    return dg.Definitions(sensors=[build_edge_rollout_sensor(loop_timings_from_env().rollout_sensor_s)])

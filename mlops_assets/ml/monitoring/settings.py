@@ -80,6 +80,7 @@ class LoopTimings:
 
     landing_sensor_s: int = 30
     drift_sensor_s: int = 30
+    rollout_sensor_s: int = 30
     fleet_sensor_s: int = 60
     fleet_status_cron: str = "*/5 * * * *"
     """When the automation refreshes `edge_fleet_status`."""
@@ -88,7 +89,8 @@ class LoopTimings:
 
 
 def loop_timings_from_env() -> LoopTimings:
-    """`MLOPS_LANDING_SENSOR_INTERVAL_S`, `MLOPS_DRIFT_SENSOR_INTERVAL_S`, `MLOPS_FLEET_SENSOR_INTERVAL_S`,
+    """`MLOPS_LANDING_SENSOR_INTERVAL_S`, `MLOPS_DRIFT_SENSOR_INTERVAL_S`, `MLOPS_ROLLOUT_SENSOR_INTERVAL_S`,
+    `MLOPS_FLEET_SENSOR_INTERVAL_S`,
     `MLOPS_FLEET_STATUS_CRON`, `MLOPS_RETRAIN_CRON`; each defaults to `LoopTimings`'."""
     default = LoopTimings()
     return LoopTimings(
@@ -96,6 +98,9 @@ def loop_timings_from_env() -> LoopTimings:
             "MLOPS_LANDING_SENSOR_INTERVAL_S", default.landing_sensor_s, int, minimum=1
         ),
         drift_sensor_s=env_number("MLOPS_DRIFT_SENSOR_INTERVAL_S", default.drift_sensor_s, int, minimum=1),
+        rollout_sensor_s=env_number(
+            "MLOPS_ROLLOUT_SENSOR_INTERVAL_S", default.rollout_sensor_s, int, minimum=1
+        ),
         fleet_sensor_s=env_number("MLOPS_FLEET_SENSOR_INTERVAL_S", default.fleet_sensor_s, int, minimum=1),
         fleet_status_cron=(os.environ.get("MLOPS_FLEET_STATUS_CRON") or default.fleet_status_cron).strip(),
         retrain_cron=(os.environ.get("MLOPS_RETRAIN_CRON") or default.retrain_cron).strip(),
