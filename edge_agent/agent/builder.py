@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+from edge_agent.agent.drift.build import DriftPart, build_drift
+from edge_agent.agent.drift.monitor import DriftMonitor
 from edge_agent.agent.heartbeat import (
     ADDED_FIELDS,
     ANOMALY_ADDED_FIELDS,
@@ -91,13 +93,14 @@ class AgentParts:
     state: AgentState
     metrics: MetricsServer
     scoring: ScoringParts | None
+    drift: DriftMonitor | None = None
     lifecycle: tuple[Part, ...] = field(default=())
 
 
 def start_order(parts: AgentParts, settings: EdgeSettings) -> tuple[Part, ...]:
     """The spool first (locked before anything in it is touched, then recovered), then the pipeline from
-    its back to its front, so that every stage has a consumer before messages arrive. A new part is one
-    more line here, where it must start (a model slot: before the processors that use it)."""
+    its back to its front, so that every stage has a consumer before messages arrive (the drift monitor
+    before scoring, which hands it work). A new part is one more line here, where it must start."""
     p, spool = parts, parts.spool
     return (
         SpoolPart(
@@ -111,6 +114,7 @@ def start_order(parts: AgentParts, settings: EdgeSettings) -> tuple[Part, ...]:
         ),
         MetricsPart(p.metrics),
         UploaderPart(spool.uploader, spool.backlog, settings.shutdown.upload_timeout_s),
+        *([DriftPart(p.drift)] if p.drift is not None else []),
         *([ScoringPart(p.scoring)] if p.scoring is not None else []),
         SealStagePart(spool.seal_stage),
         ProcessorsPart(p.downstream),
@@ -169,9 +173,14 @@ def build_parts(
         on_connected=on_subscribed,
         on_stalled=lambda: pause.wake(),  # called by the network thread, once started
     )
+    drift = build_drift(
+        settings, contract=contract, folder=spool.folder, backlog=spool.backlog, uploader=spool.uploader,
+        session=session, stats=stats, supervisor=supervisor,
+    )  # fmt: skip
     scoring = build_scoring(
         settings, folder=spool.folder, backlog=spool.backlog, landing=spool.landing, session=session,
         stats=stats, supervisor=supervisor, undeclared_fields=_undeclared_anomaly_fields(settings, contract),
+        drift=drift,
     )  # fmt: skip
     validate = _validate(settings, contract, ingress, capture_queue, stats, supervisor, scoring)
     downstream = _downstream(pipeline, processors, stats)
@@ -181,7 +190,7 @@ def build_parts(
         spool.uploader.holds_back = scoring.stage.holds_back
     state = AgentState(
         identity, stats, supervisor, ingress, capture_queue, spool.seal_stage, downstream, writer, session,
-        spool.uploader, spool.usage, spool.backlog, scoring,
+        spool.uploader, spool.usage, spool.backlog, scoring, drift,
     )  # fmt: skip
     heartbeat = HeartbeatPublisher(
         topic=settings.heartbeat_topic,
@@ -201,7 +210,7 @@ def build_parts(
     metrics = MetricsServer(settings.metrics.host, settings.metrics.port, AgentCollector(stats, state.gauges))
     parts = AgentParts(
         contract, stats, supervisor, readiness, spool, ingress, capture_queue, validate, downstream, writer,
-        session, pause, heartbeat, state, metrics, scoring,
+        session, pause, heartbeat, state, metrics, scoring, drift,
     )  # fmt: skip
     parts.lifecycle = start_order(parts, settings)
     readiness.watch(parts.lifecycle)

@@ -101,6 +101,9 @@ class AgentCollector(Collector):
         scoring = state.get("scoring")
         if scoring is not None:
             yield from _scoring_metrics(scoring, state["model"])
+        drift = state.get("drift")
+        if drift is not None:
+            yield from _drift_metrics(drift)
 
 
 def _scoring_metrics(scoring: Mapping[str, Any], model: Mapping[str, Any]) -> Iterator[Metric]:
@@ -144,6 +147,40 @@ def _scoring_metrics(scoring: Mapping[str, Any], model: Mapping[str, Any]) -> It
         [model["version"], model["desired_version"], str(model["stage"])], 1.0 if model["ready"] else 0.0
     )
     yield info
+
+
+def _drift_metrics(drift: Mapping[str, Any]) -> Iterator[Metric]:
+    """The drift monitor's reports, its last result and its worker."""
+    yield CounterMetricFamily("edge_drift_reports", "Drift reports made.", value=drift["reports"])
+    yield CounterMetricFamily(
+        "edge_drift_report_failures", "Drift reports that could not be made.", value=drift["failures"]
+    )
+    yield CounterMetricFamily(
+        "edge_drift_report_seconds", "Time spent making drift reports.", value=drift["report_seconds"]
+    )
+    yield CounterMetricFamily(
+        "edge_drift_summaries_published", "Drift summaries the broker confirmed.", value=drift["published"]
+    )
+    yield GaugeMetricFamily(
+        "edge_drift_worker_running",
+        "1 while the drift worker process runs.",
+        value=int(drift["worker_running"]),
+    )
+    if drift["last_report_id"] is not None:
+        yield GaugeMetricFamily(
+            "edge_drift_share",
+            "Share of drifted columns in the last report.",
+            value=drift["last_drift_share"],
+        )
+        info = GaugeMetricFamily(
+            "edge_drift_last_report_info", "The last drift report; 1 when it found the data drifted.",
+            labels=["report_id", "model_version"],
+        )  # fmt: skip
+        info.add_metric(
+            [drift["last_report_id"], drift["last_model_version"]],
+            1.0 if drift["last_dataset_drift"] else 0.0,
+        )
+        yield info
 
 
 class MetricsServer:

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = [
+    "DriftSettings",
     "EdgeSettings",
     "HeartbeatSettings",
     "LandingSettings",
@@ -128,7 +129,7 @@ class PipelineSettings(_Section):
         default=1000, ge=1, description="Distinct topics counted; the rest under _other."
     )
     score_workers: int = Field(default=0, ge=0, description="Slot for the scoring processor (a later issue).")
-    drift_workers: int = Field(default=0, ge=0, description="Slot for the drift processor (a later issue).")
+    drift_workers: int = Field(default=0, ge=0, description="Slot for a drift processor of one's own.")
     downstream_capacity: int = Field(default=1024, ge=1)
 
 
@@ -239,6 +240,24 @@ class ScoringSettings(_Section):
     max_weld_samples: int = Field(default=200_000, ge=1000)
 
 
+class DriftSettings(_Section):
+    """The drift monitor: Evidently reports of the scored windows against the package's reference profile."""
+
+    enabled: bool = Field(default=True, description="Drift reports while a model scores.")
+    period_s: float = Field(default=300.0, gt=0, description="How often a report is considered.")
+    min_rows: int = Field(default=500, ge=10, description="New windows needed since the last report.")
+    window_rows: int = Field(default=2000, ge=10, description="The newest windows a report compares.")
+    drift_share: float = Field(default=0.25, gt=0, le=1, description="Drifted-column share called drift.")
+    worker_idle_s: float = Field(default=600.0, gt=0, description="Idle seconds before the worker exits.")
+    backlog_max_bytes: int = Field(default=256 * MiB, ge=MiB, description="Reports waiting for upload.")
+
+    @model_validator(mode="after")
+    def _rows(self) -> DriftSettings:
+        if self.min_rows > self.window_rows:
+            raise ValueError("min_rows must be <= window_rows (a report compares at most window_rows)")
+        return self
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
@@ -267,6 +286,7 @@ class EdgeSettings(BaseSettings):
     shutdown: ShutdownSettings = ShutdownSettings()
     model: ModelSettings = ModelSettings()
     scoring: ScoringSettings = ScoringSettings()
+    drift: DriftSettings = DriftSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -313,6 +333,10 @@ class EdgeSettings(BaseSettings):
     @property
     def heartbeat_topic(self) -> str:
         return f"{self.line_prefix}/_edge/{self.agent_id}/heartbeat"
+
+    @property
+    def drift_topic(self) -> str:
+        return f"{self.line_prefix}/_edge/{self.agent_id}/drift"
 
     @property
     def manifest_topic(self) -> str:

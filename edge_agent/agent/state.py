@@ -9,6 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_agent.agent.drift.monitor import DriftMonitor
 from edge_agent.agent.heartbeat import HeartbeatStatus, heartbeat_payload, will_payload
 from edge_agent.agent.messages import SPOOL_KINDS, Message
 from edge_agent.agent.mqtt.session import MqttSession
@@ -60,6 +61,7 @@ class AgentState:
     usage: SpoolUsage
     backlog: SealedBacklog
     scoring: ScoringParts | None = None
+    drift: DriftMonitor | None = None
 
     def queue_depths(self) -> dict[str, int]:
         return {
@@ -124,6 +126,7 @@ class AgentState:
             "landing_ok": int(self.uploader.available),
             "scoring": self.scoring_state(),
             "model": self.scoring.slot.state() if self.scoring is not None else None,
+            "drift": self.drift.state() if self.drift is not None else None,
         }
 
     def pipeline_has_room(self) -> bool:

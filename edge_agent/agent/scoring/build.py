@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
+from edge_agent.agent.drift.monitor import DriftMonitor
 from edge_agent.agent.model_slot.package_cache import PackageCache
 from edge_agent.agent.model_slot.slot import ModelSlot
 from edge_agent.agent.mqtt.session import MqttSession
@@ -49,8 +50,10 @@ def build_scoring(
     stats: Stats,
     supervisor: Supervisor,
     undeclared_fields: frozenset[str],
+    drift: DriftMonitor | None = None,
 ) -> ScoringParts | None:
-    """None when scoring is off (no `model.public_key`: nothing could be verified)."""
+    """None when scoring is off (no `model.public_key`: nothing could be verified). `drift`: the
+    monitor the stage hands the scored windows' profile to."""
     model = settings.model
     if model.public_key is None:
         return None
@@ -83,6 +86,7 @@ def build_scoring(
         stats=stats,
         on_fatal=supervisor.on_fatal,
         undeclared_fields=undeclared_fields,
+        drift=drift,
     )
 
     def publish(topic: str, payload: bytes) -> mqtt.MQTTMessageInfo | None:

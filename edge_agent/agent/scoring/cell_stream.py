@@ -1,5 +1,6 @@
 """One cell's telemetry, scored as it arrives: segments cut by the shared rule, the windows ending in
-each batch scored once by the serving model (and the shadow), a weld's verdict when it closes."""
+each batch scored once by the serving model (and the shadow), a weld's verdict when it closes; on
+request, the windows the serving model scored with their times (for the drift monitor)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from edge_agent.features import FeatureSpec, WeldScorer, standardise, window_mat
 from edge_agent.features.segments import segment_break
 from edge_agent.features.telemetry_block import TelemetryBlock
 
-__all__ = ["CellStream", "FeedResult", "StreamLimits", "WindowModel"]
+__all__ = ["CellStream", "FeedResult", "ScoredWindows", "StreamLimits", "WindowModel"]
 
 
 class WindowModel(Protocol):
@@ -53,6 +54,16 @@ class _Segment:
     """Per model version that scored this weld from its first window: its window scores, in order."""
 
 
+@dataclass(frozen=True)
+class ScoredWindows:
+    """The windows the serving model scored in one batch (standardised, flattened, as scored), with the
+    times of their first and last samples."""
+
+    windows: np.ndarray
+    start_ms: np.ndarray
+    end_ms: np.ndarray
+
+
 @dataclass
 class FeedResult:
     result: dict[str, Any] | None
@@ -61,6 +72,8 @@ class FeedResult:
     closed_weld: dict[str, Any] | None = None
     counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """Per model version (the shadow too): (batches, windows, windows over the threshold)."""
+    scored: ScoredWindows | None = None
+    """With `feed(..., keep_windows=True)`: the windows the active model scored."""
 
 
 class CellStream:
@@ -85,7 +98,13 @@ class CellStream:
     # --- feeding ---
 
     def feed(
-        self, block: TelemetryBlock, active: WindowModel | None, shadow: WindowModel | None, now: float
+        self,
+        block: TelemetryBlock,
+        active: WindowModel | None,
+        shadow: WindowModel | None,
+        now: float,
+        *,
+        keep_windows: bool = False,
     ) -> FeedResult:
         if block.seq in self._recent_set:
             return FeedResult(None, unscored="duplicate")
@@ -108,10 +127,11 @@ class CellStream:
             self._trim(segment, ())
             return FeedResult(None, unscored="missing_signal", closed_weld=closed)
         counts: dict[str, tuple[int, int, int]] = {}
-        starts, scores, errors = self._score_due(segment, active, n_before)
+        starts, scores, errors, windows = self._score_due(segment, active, n_before)
         counts[active.version] = (1, len(scores), int(np.sum(scores > active.threshold)))
+        scored = self._scored(segment, active.spec, starts, windows) if keep_windows and len(starts) else None
         if shadow is not None and all(s in segment.buffer.names for s in shadow.spec.signals):
-            _, shadow_scores, _ = self._score_due(segment, shadow, n_before)
+            _, shadow_scores, _, _ = self._score_due(segment, shadow, n_before)
             counts[shadow.version] = (1, len(shadow_scores), int(np.sum(shadow_scores > shadow.threshold)))
         changed = self.alert.update(scores, active.threshold, block.seq, self.policy)
         result = self._result(block, segment, active, starts, scores, errors, changed)
@@ -123,7 +143,7 @@ class CellStream:
             late = self.close("too_long", active)
             if late is not None and "weld" not in result:
                 result["weld"] = late
-        return FeedResult(result, closed_weld=closed, counts=counts)
+        return FeedResult(result, closed_weld=closed, counts=counts, scored=scored)
 
     def _remember(self, seq: int) -> None:
         self._recent.append(seq)
@@ -144,8 +164,9 @@ class CellStream:
 
     def _score_due(
         self, segment: _Segment, model: WindowModel, n_before: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Score the windows of `model` that end within this batch: (starts, scores, signal errors)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Score the windows of `model` that end within this batch: (starts, scores, signal errors, the
+        standardised windows)."""
         spec = model.spec
         buffer = segment.buffer
         first = segment.next_start.get(model.version)
@@ -160,15 +181,24 @@ class CellStream:
         last = buffer.n - spec.window
         if last < first:
             segment.next_start[model.version] = first
-            return np.empty(0, np.int64), np.empty(0), np.empty((0, spec.n_signals))
+            empty = np.empty((0, spec.n_features), np.float32)
+            return np.empty(0, np.int64), np.empty(0), np.empty((0, spec.n_signals)), empty
         starts = np.arange(first, last + 1, spec.stride, dtype=np.int64)
         z = standardise(buffer.rows(first, int(starts[-1]) + spec.window, spec.signals), spec)
-        scores, errors = model.score(window_matrix(z, spec.window, starts=starts - first))
+        windows = window_matrix(z, spec.window, starts=starts - first)
+        scores, errors = model.score(windows)
         segment.next_start[model.version] = int(starts[-1]) + spec.stride
         kept = segment.weld_scores.get(model.version)
         if kept is not None:
             kept.extend(np.asarray(scores, dtype=np.float64).tolist())
-        return starts, np.asarray(scores, dtype=np.float64), np.asarray(errors, dtype=np.float64)
+        return starts, np.asarray(scores, dtype=np.float64), np.asarray(errors, dtype=np.float64), windows
+
+    @staticmethod
+    def _scored(
+        segment: _Segment, spec: FeatureSpec, starts: np.ndarray, windows: np.ndarray
+    ) -> ScoredWindows:
+        buffer = segment.buffer
+        return ScoredWindows(windows, buffer.samples_ms(starts), buffer.samples_ms(starts + spec.window - 1))
 
     def _trim(self, segment: _Segment, models: tuple[WindowModel | None, ...]) -> None:
         if segment.weld_id is not None:

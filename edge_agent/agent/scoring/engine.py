@@ -3,7 +3,9 @@
 The agent speaks to it in capture order, over one pipe, so "at a batch boundary" is simply "between two
 requests": `load` builds and warms a model beside the serving one (`pending`), `activate` makes it the
 active model (the previous one becomes the shadow during a canary, or is unloaded), `score` feeds batches.
-`snapshot`/`restore` carry every cell's state into the agent's checkpoint and back.
+`snapshot`/`restore` carry every cell's state into the agent's checkpoint and back. With rolling
+windows, the newest windows the active model scored are kept for the drift monitor (`take_windows`);
+they are derived data, not checkpointed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from edge_agent.agent.drift.rolling_windows import RollingWindows
 from edge_agent.agent.scoring.alerts import AlertPolicy
 from edge_agent.agent.scoring.cell_stream import CellStream, StreamLimits
 from edge_agent.agent.scoring.onnx_model import OnnxWindowModel
@@ -44,6 +47,8 @@ class ScoringEngine:
     shadow: OnnxWindowModel | None = None
     pending: dict[str, OnnxWindowModel] = field(default_factory=dict)
     cells: dict[str, CellStream] = field(default_factory=dict)
+    windows: RollingWindows | None = None
+    """The newest windows the active model scored, for the drift monitor (None: drift is off)."""
 
     # --- models ---
 
@@ -59,6 +64,8 @@ class ScoringEngine:
         previous = self.active
         self.active = model
         self.shadow = previous if keep_shadow and previous is not None else None
+        if self.windows is not None:
+            self.windows.reset(model.version, model.spec.n_features)
 
     def drop_shadow(self) -> None:
         self.shadow = None
@@ -88,7 +95,12 @@ class ScoringEngine:
         stream = self.cells.get(record.topic)
         if stream is None:
             stream = self.cells[record.topic] = CellStream(_cell_of(record.topic), self.policy, self.limits)
-        fed = stream.feed(block, self.active, self.shadow, now)
+        fed = stream.feed(block, self.active, self.shadow, now, keep_windows=self.windows is not None)
+        if fed.scored is not None and self.windows is not None and self.active is not None:
+            scored = fed.scored
+            self.windows.append(
+                self.active.version, stream.cell, scored.windows, scored.start_ms, scored.end_ms
+            )
         entry: dict[str, Any] = {
             "capture_seq": record.capture_seq,
             "topic": record.topic,
@@ -129,6 +141,17 @@ class ScoringEngine:
             "weld": verdict,
             "model_version": active.version,
         }
+
+    def take_windows(self, min_new: int) -> dict[str, Any] | None:
+        """The rolling windows with the active package's folder and spec, when `min_new` windows arrived
+        since the last take (`RollingWindows.take`); None otherwise."""
+        active = self.active
+        if self.windows is None or active is None:
+            return None
+        taken = self.windows.take(min_new)
+        if taken is None or taken["version"] != active.version:
+            return None
+        return {**taken, "package": str(active.package.root), "spec": active.spec.to_json()}
 
     # --- checkpoint ---
 

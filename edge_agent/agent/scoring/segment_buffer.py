@@ -102,6 +102,23 @@ class SegmentBuffer:
                 return span
         raise IndexError(f"row {row} is before the first batch still held")
 
+    def samples_ms(self, rows: np.ndarray) -> np.ndarray:
+        """`BatchSpan.sample_ms` of held segment rows given in ascending order (int64). A plain loop: for
+        the dozen rows of a batch it is faster than numpy's small-array overhead."""
+        spans = self.spans
+        index = len(spans) - 1
+        first = int(rows[0]) if len(rows) else 0
+        while index > 0 and spans[index].start > first:
+            index -= 1
+        if spans[index].start > first:
+            raise IndexError(f"row {first} is before the first batch still held")
+        out = []
+        for row in rows.tolist():
+            while index + 1 < len(spans) and spans[index + 1].start <= row:
+                index += 1
+            out.append(spans[index].sample_ms(row))
+        return np.array(out, dtype=np.int64)
+
     def trim(self, keep_from: int) -> None:
         """Forget rows before `keep_from` (never rows not yet held)."""
         keep_from = min(keep_from, self.n)

@@ -1,5 +1,6 @@
 """The scoring stage: every captured batch scored once, in capture order, by the model slot's model;
-results to the outbox; checkpoints that let a crash resume from the durable capture."""
+results to the outbox; checkpoints that let a crash resume from the durable capture; every drift
+period, the newest scored windows handed to the drift monitor."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from edge_agent.agent.drift.monitor import DriftMonitor
+from edge_agent.agent.drift.report import DriftJob
 from edge_agent.agent.messages import Message
 from edge_agent.agent.model_slot.slot import Activation, ModelSlot
 from edge_agent.agent.pipeline.child_process import ChildProcess, WorkerGone
@@ -49,7 +52,9 @@ class ScoringStage:
     with the capture sequence it covers; sealed capture files past it are held back from upload
     (`holds_back`), so after a crash `start` scores them again from the spool. A worker that dies is
     restarted from the checkpoint and the requests since are replayed; a request it fails three times
-    is counted unscored (`error`)."""
+    is counted unscored (`error`). With a drift monitor, every `drift.period_s` the worker's rolling
+    windows go to it (`_offer_drift`: one request; the report runs in the monitor's own thread and
+    worker process)."""
 
     def __init__(
         self,
@@ -63,6 +68,7 @@ class ScoringStage:
         stats: Stats,
         on_fatal: FatalHandler,
         undeclared_fields: frozenset[str] = frozenset(),
+        drift: DriftMonitor | None = None,
     ) -> None:
         model, scoring = settings.model, settings.scoring
         assert model.public_key is not None, "scoring needs model.public_key"
@@ -83,6 +89,9 @@ class ScoringStage:
                 "--clear-ratio", str(scoring.alert_clear_ratio)]  # fmt: skip
         if model.key_id is not None:
             args += ["--key-id", model.key_id]
+        self.drift, self.drift_settings = drift, settings.drift
+        if drift is not None:
+            args += ["--drift-windows", str(settings.drift.window_rows)]
         self.worker = ChildProcess("edge_agent.agent.scoring.worker", args, "score-0")
         self.fenced_seq: int | None = None
         """Capture files past this sequence stay in the spool (None: all, until `start` has replayed)."""
@@ -94,6 +103,7 @@ class ScoringStage:
         self._abort = threading.Event()
         self._next_checkpoint = 0.0
         self._next_idle = 0.0
+        self._next_drift = time.monotonic() + settings.drift.period_s
         slot.request_activation = self._controls.append
         slot.request_drop_shadow = lambda: self._controls.append(_DROP_SHADOW)
 
@@ -212,6 +222,20 @@ class ScoringStage:
             self._publish(reply.get("results", []), suppress_through=None)
         if now >= self._next_checkpoint:
             self._checkpoint()
+        if self.drift is not None and now >= self._next_drift:
+            self._offer_drift(self.drift)
+
+    def _offer_drift(self, drift: DriftMonitor) -> None:
+        """The newest scored windows to the drift monitor, when at least `drift.min_rows` arrived since
+        the last report and it is free (else it is asked again shortly)."""
+        now = time.monotonic()
+        if drift.busy:
+            self._next_drift = now + _IDLE_CHECK_S
+            return
+        self._next_drift = now + self.drift_settings.period_s
+        taken = self._call({"op": "windows", "min_new": self.drift_settings.min_rows}).get("windows")
+        if taken is not None:
+            drift.submit(DriftJob.from_windows(taken))
 
     # --- the worker ---
 

@@ -1,7 +1,8 @@
 """The scoring worker process: `python -m edge_agent.agent.scoring.worker --public-key KEY [--key-id ID]`.
 
 One `ScoringEngine` answering one request at a time over the worker pipe (`state_codec` documents):
-load, activate, drop_shadow, discard, score, idle, snapshot, restore (see `handle`)."""
+load, activate, drop_shadow, discard, score, idle, snapshot, restore, windows (see `handle`).
+`--drift-windows N` keeps the newest N windows the active model scores, for the drift monitor."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.agent.drift.rolling_windows import RollingWindows
 from edge_agent.agent.pipeline.worker_protocol import serve
 from edge_agent.agent.scoring.alerts import AlertPolicy
 from edge_agent.agent.scoring.cell_stream import StreamLimits
@@ -53,6 +55,8 @@ def handle(engine: ScoringEngine, request: dict[str, Any]) -> dict[str, Any]:
         return {"state": engine.snapshot()}
     elif op == "restore":
         engine.restore(request["state"])
+    elif op == "windows":
+        return {"windows": engine.take_windows(int(request["min_new"]))}
     else:
         raise ValueError(f"unknown request {op!r}")
     return {"ok": True}
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clear-after", type=int, default=AlertPolicy.clear_after)
     parser.add_argument("--clear-ratio", type=float, default=AlertPolicy.clear_ratio)
     parser.add_argument("--max-weld-samples", type=int, default=StreamLimits.max_weld_samples)
+    parser.add_argument("--drift-windows", type=int, default=0, help="windows kept for drift (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     engine = ScoringEngine(
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         key_id=args.key_id,
         policy=AlertPolicy(args.raise_after, args.clear_after, args.clear_ratio),
         limits=StreamLimits(max_weld_samples=args.max_weld_samples),
+        windows=RollingWindows(args.drift_windows) if args.drift_windows > 0 else None,
     )
 
     def answer(body: bytes) -> bytes:

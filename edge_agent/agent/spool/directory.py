@@ -82,6 +82,8 @@ class SpoolDirectory:
         if self.sealed.is_dir():
             for temp in self.sealed.rglob(".*.tmp"):  # a sealing cut short: the segment is sealed again
                 temp.unlink()
+            for orphan in backlog.remove_orphan_companions():
+                log.warning("removed %s: its landing file is gone (uploaded, or never written)", orphan)
         for kind, spool in spools.items():
             report = spool.recover()
             for segment in report.to_seal:

@@ -1,7 +1,8 @@
 """The sealed backlog: sealed files waiting for upload, in `<spool>/sealed/<landing relative path>`.
 
-Whoever removes a file (the uploader, or the quarantine drop-oldest policy) does it here, so the spool
-usage stays right; a file the uploader has `claim`ed is never dropped.
+Whoever removes a file (the uploader, or a drop-oldest policy) does it here, so the spool usage stays
+right; a file the uploader has `claim`ed is never dropped. A drift file's companion (its HTML report)
+lies beside it and goes with it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from edge_agent.agent.messages import SpoolKind
+from edge_agent.agent.messages import SPOOL_KINDS
 from edge_agent.agent.spool.usage import SpoolUsage
 from edge_agent.agent.stats import Stats
 from edge_agent.files.fsutil import fsync_dir
-from edge_agent.files.landing_format import LandingKey, parse_landing_key
+from edge_agent.files.landing_format import (
+    COMPANION_SUFFIX,
+    FileKind,
+    LandingKey,
+    parse_companion_key,
+    parse_landing_key,
+)
 
 __all__ = ["PendingFile", "SealedBacklog"]
 
@@ -32,6 +39,12 @@ class PendingFile:
     path: Path
     key: LandingKey
     size: int
+
+    @property
+    def companion(self) -> Path | None:
+        """Where the file's companion lies (a drift report's HTML), None for kinds without one."""
+        name = self.key.companion_id
+        return None if name is None else self.path.with_name(name)
 
 
 class SealedBacklog:
@@ -56,7 +69,7 @@ class SealedBacklog:
             with self._claims_lock:
                 self._claimed.discard(file.path)
 
-    def pending(self, kind: SpoolKind | None = None) -> list[PendingFile]:
+    def pending(self, kind: FileKind | None = None) -> list[PendingFile]:
         """Finished files, oldest capture sequence first (hidden temp files are not finished)."""
         found: list[PendingFile] = []
         if not self.root.is_dir():
@@ -83,12 +96,16 @@ class SealedBacklog:
         return found
 
     def remove(self, file: PendingFile) -> bool:
-        """Delete a pending file; False when someone else already did."""
+        """Delete a pending file (then its companion); False when someone else already did."""
         try:
             file.path.unlink()
         except FileNotFoundError:
             return False
-        self.usage.add(file.key.kind, -file.size)
+        kind = file.key.kind
+        if kind in SPOOL_KINDS:  # drift reports have a bound of their own (`drift.landing_files`)
+            self.usage.add(kind, -file.size)
+        if file.companion is not None:
+            file.companion.unlink(missing_ok=True)
         if self.fsync:
             # a concurrent removal may have pruned the emptied folder: nothing left to make durable then
             with contextlib.suppress(FileNotFoundError):
@@ -105,7 +122,32 @@ class SealedBacklog:
                     return  # not empty (or already gone): stop climbing
                 directory = directory.parent
 
-    def drop_oldest(self, kind: SpoolKind, enough: Callable[[], bool]) -> int:
+    def drop(self, file: PendingFile) -> bool:
+        """Delete a pending file unless the uploader holds it; False when it did (or it is gone)."""
+        with self._claims_lock:  # checked and removed at once: a claim cannot slip in between
+            return file.path not in self._claimed and self.remove(file)
+
+    def remove_orphan_companions(self) -> list[Path]:
+        """Delete companions whose landing file is gone (a crash between removing the two after an
+        upload, or between writing them); at start, before the uploader runs. Returns what went."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                if not name.endswith(COMPANION_SUFFIX) or name.startswith("."):
+                    continue
+                path = Path(folder) / name
+                try:
+                    key = parse_companion_key(path.relative_to(self.root).as_posix())
+                except ValueError:
+                    continue
+                if not path.with_name(key.file_id).exists():
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        return removed
+
+    def drop_oldest(self, kind: FileKind, enough: Callable[[], bool]) -> int:
         """Delete the oldest pending files of `kind` until `enough()`; returns the rows dropped."""
         dropped_rows = 0
         for file in self.pending(kind):
@@ -115,9 +157,7 @@ class SealedBacklog:
                 rows = pq.read_metadata(file.path).num_rows
             except (OSError, ValueError):
                 rows = 0
-            with self._claims_lock:  # checked and removed at once: a claim cannot slip in between
-                removed = file.path not in self._claimed and self.remove(file)
-            if removed:
+            if self.drop(file):
                 dropped_rows += rows
                 log.warning(
                     "spool full: dropped %s (%d rows) by the drop-oldest policy", file.path.name, rows

@@ -30,6 +30,8 @@ __all__ = [
 
 PutOutcome = Literal["uploaded", "already_there"]
 _SHA256_METADATA = "sha256"
+_CONTENT_TYPES = {".html": "text/html; charset=utf-8"}
+"""Set on S3 so that a drift report's HTML opens in a browser (a presigned link) instead of downloading."""
 
 
 class LandingConflict(Exception):
@@ -147,6 +149,7 @@ class S3LandingTarget(LandingTarget):
                 ContentMD5=base64.b64encode(md5.digest()).decode(),
                 Metadata={_SHA256_METADATA: sha256},
                 IfNoneMatch="*",
+                ContentType=_CONTENT_TYPES.get(Path(relative_path).suffix, "binary/octet-stream"),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):

@@ -1,7 +1,8 @@
 """Store and forward: sealed files to the landing target, retrying with jittered backoff while unreachable.
 
 A local file is deleted only after a verified put. Name conflicts go to `<spool>/conflicts/`, files that
-cannot be read to `<spool>/corrupt/` (README: "Store and forward"); any other error stops the agent.
+cannot be read to `<spool>/corrupt/` (README: "Store and forward"); any other error stops the agent. A
+drift report's companion (its HTML) is put before the report's Parquet file and goes where it goes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from edge_agent.agent.stats import Stats
 from edge_agent.agent.supervision import FatalHandler, start_stage
 from edge_agent.agent.upload.targets import LandingConflict, LandingTarget
 from edge_agent.files.fsutil import makedirs_durable
+from edge_agent.files.landing_format import DRIFT_SCHEMA
 
 __all__ = ["UNREADABLE_STRIKES", "Uploader"]
 
@@ -61,6 +63,14 @@ def _topic_counts(path: Path) -> Counter[str]:
     if unknown:
         counts[UNKNOWN_TOPIC_KEY] += unknown
     return counts
+
+
+def _checked_drift_file(path: Path) -> Counter[str]:
+    """A drift report counts no messages; its Parquet file must decode with the drift schema's columns."""
+    missing = set(DRIFT_SCHEMA.names) - set(pq.read_schema(path).names)
+    if missing:
+        raise _Undecodable(f"not a drift landing file: no column {sorted(missing)}")
+    return Counter()
 
 
 def _free_name(target: Path) -> Path:
@@ -165,7 +175,9 @@ class Uploader:
     def _upload_one(self, file: PendingFile) -> bool:
         relative = file.key.relative_path
         try:
-            counts = _topic_counts(file.path)
+            counts = _checked_drift_file(file.path) if file.key.kind == "drift" else _topic_counts(file.path)
+            if file.companion is not None and not file.companion.exists():
+                raise _Undecodable(f"its companion {file.companion.name} is missing")
         except FileNotFoundError:
             return True  # dropped by the quarantine policy before we claimed it: nothing to upload
         except OSError as exc:
@@ -176,6 +188,8 @@ class Uploader:
             return self._undecodable(file, exc)
         self._strikes.pop(file.path, None)
         try:
+            if file.companion is not None and file.key.companion_path is not None:
+                self.landing.put(file.key.companion_path, file.companion)  # first: see the module's doc
             outcome = self.landing.put(relative, file.path)
         except LandingConflict as exc:
             self._set_aside(file, self.conflicts_dir, "upload_conflicts", f"landing conflict: {exc}")
@@ -232,6 +246,9 @@ class Uploader:
         target = folder / file.key.relative_path
         makedirs_durable(target.parent)
         target = _free_name(target)  # never replace an earlier file set aside under the same name
+        companion = file.companion
+        if companion is not None and companion.exists():  # first: the backlog lists only the Parquet file
+            companion.replace(_free_name(target.with_name(companion.name)))
         file.path.replace(target)
         self.backlog.prune_empty_dirs(file.path.parent)
         self.stats.event(event)

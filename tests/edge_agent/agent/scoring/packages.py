@@ -27,6 +27,7 @@ from edge_agent.features import (
     fill_missing,
     standardise,
     window_matrix,
+    window_profile,
 )
 from edge_agent.features.thresholds import PackageThresholds, Threshold
 from edge_agent.files.fsutil import file_sha256
@@ -77,10 +78,23 @@ def onnx_model(seed: int) -> tuple[bytes, float]:
     return export_onnx(scorer, SPEC.n_features), float(np.quantile(scores, 0.99))
 
 
+@functools.cache
+def normal_profile() -> dict[str, np.ndarray]:
+    """A realistic drift reference: the profile of normal simulated windows (about 1,500 rows: more than
+    1,000, so Evidently compares with the method it uses for the platform's 5,000-window profiles)."""
+    return window_profile(_normal_windows(), SPEC)
+
+
 def make_package(
-    folder: Path, version: str, *, seed: int = 1, threshold_scale: float = 1.0
+    folder: Path,
+    version: str,
+    *,
+    seed: int = 1,
+    threshold_scale: float = 1.0,
+    realistic_profile: bool = False,
 ) -> dict[str, Any]:
-    """A signed package in `folder`; `threshold_scale` below 1 makes a model that alarms on everything."""
+    """A signed package in `folder`; `threshold_scale` below 1 makes a model that alarms on everything;
+    `realistic_profile` ships `normal_profile()` as the drift reference (else four rows of zeros)."""
     model, threshold = onnx_model(seed)
     thresholds = PackageThresholds(
         window=Threshold(threshold * threshold_scale, "quantile", {"q": 0.99}),
@@ -88,7 +102,11 @@ def make_package(
         weld_aggregation="mean",
         weld_duration=DurationModel(center=2000.0, scale=300.0, bound=3.0, method="quantile", params={}),
     )
-    profile = {f"{s}__{stat}": np.zeros(4) for s in SIGNALS for stat in ("mean", "std")}
+    profile = (
+        normal_profile()
+        if realistic_profile
+        else {f"{s}__{stat}": np.zeros(4) for s in SIGNALS for stat in ("mean", "std")}
+    )
     return build_package(
         folder,
         onnx_model=model,
