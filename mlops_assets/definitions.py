@@ -31,7 +31,11 @@ def build_definitions() -> dg.Definitions:
         domains = dg.ComponentTree.from_module(
             defs_module=mlops_assets.defs, project_root=PROJECT_ROOT
         ).build_defs()
-    return dg.Definitions.merge(domains, dg.Definitions(resources=platform_resources(environment)))
+    # Every job runs its steps in the run's own process: a step process per asset would start Python and
+    # import torch, MLflow and polars again for each (most of a run's time on a small line), and the
+    # chains are sequential anyway.
+    policy = dg.Definitions(resources=platform_resources(environment), executor=dg.in_process_executor)
+    return dg.Definitions.merge(domains, policy)
 
 
 @dg.definitions

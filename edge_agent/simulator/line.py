@@ -95,6 +95,13 @@ class WeldLine:
         for gen in self.generators.values():
             gen.drift = on
 
+    def set_anomaly_rate(self, rate: float) -> None:
+        """The share of defective welds from every synthetic cell's next weld on."""
+        if not 0 <= rate <= 1:
+            raise ValueError("anomaly rate must be within [0, 1]")
+        for gen in self.generators.values():
+            gen.anomaly_rate = rate
+
     def inject(self, cell: str, kind: AnomalyKind) -> None:
         """Give the next weld of `cell` this defect."""
         self.generators[cell].inject(kind)

@@ -20,8 +20,9 @@ from edge_agent.simulator import LineConfig, PublishReport, WeldLine, publish_li
 from edge_agent.uns.endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.uns.local_broker import LocalBroker
 from mlops_assets.demo.edge import AgentProcess, Subscription, counters_total, wait_for_uploads, wait_started
+from mlops_assets.demo.loop import run_loop
 from mlops_assets.demo.platform import deploy_model, run_ingestion, run_training
-from mlops_assets.demo.scoring import print_scoring, wait_for_results
+from mlops_assets.demo.scoring import print_loop, print_scoring, wait_for_results
 from mlops_assets.environment import local_home, prepare_local_instance
 from mlops_assets.lake import LakeStore
 from mlops_assets.lake.tables import VALIDATED_TELEMETRY
@@ -76,14 +77,20 @@ def capture(
     return report
 
 
-def run(home: Path, welds_per_cell: int, scoring_welds: int) -> int:
+AGENT_DRIFT = {"drift": {"period_s": 3, "min_rows": 300, "window_rows": 2000}}
+"""The demo agent reports drift every 3 s (production: every 5 minutes)."""
+CANARY = {"canary_agents": ["edge-demo"], "soak_s": 10, "min_batches": 100}
+"""The line's rollout settings: its next champions go to the demo agent as a canary first."""
+
+
+def run(home: Path, welds_per_cell: int, scoring_welds: int, loop: argparse.Namespace) -> int:
     signer = load_or_create_dev_signer(home / "signing")
     store = LakeStore(str(home / "lake"))
     with LocalBroker(home / "demo-broker", persistence=False) as broker:
         endpoint = MqttEndpoint(port=broker.port, protocol="5" if broker.protocols[0] == "5" else "3.1.1")
         os.environ["MLOPS_UNS_PORT"] = str(broker.port)  # the platform's `uns` resource: this broker
         say(f"broker: {broker.kind} on 127.0.0.1:{broker.port} (MQTT {endpoint.protocol})")
-        agent = AgentProcess(home, endpoint, ADDRESS, signer.public_key_b64, signer.key_id)
+        agent = AgentProcess(home, endpoint, ADDRESS, signer.public_key_b64, signer.key_id, AGENT_DRIFT)
         beats = Subscription(endpoint, agent.heartbeat_topic, "heartbeat")
         results = Subscription(endpoint, f"{ADDRESS.prefix}/+/weld/anomaly", "results")
         agent.start()
@@ -104,7 +111,7 @@ def run(home: Path, welds_per_cell: int, scoring_welds: int) -> int:
             )
             if run_ingestion(home, say) or run_training(say):
                 return 1
-            version = deploy_model(say, ADDRESS.line)
+            version = deploy_model(say, ADDRESS.line, CANARY)
             if version is None:
                 return 1
             beats.wait_for(
@@ -125,6 +132,10 @@ def run(home: Path, welds_per_cell: int, scoring_welds: int) -> int:
             )
             print_scoring(results, scored, beats.latest())
             write_labels(store, simulator_labels(scored.sent, ADDRESS.line))
+            if loop.loop:
+                code = closed_loop(home, endpoint, line, version, beats, results, loop)
+                if code:
+                    return code
         finally:
             code = agent.stop()
             final = beats.latest()
@@ -138,17 +149,46 @@ def run(home: Path, welds_per_cell: int, scoring_welds: int) -> int:
     return code
 
 
+def closed_loop(
+    home: Path,
+    endpoint: MqttEndpoint,
+    line: WeldLine,
+    served: str,
+    beats: Subscription,
+    results: Subscription,
+    options: argparse.Namespace,
+) -> int:
+    drift = "then the line changes material" if options.drift else "no drift injected"
+    say(f"the closed loop: {options.normal_s:.0f} s of normal production, {drift}")
+    env = {
+        "MLOPS_HOME": str(home),
+        "DAGSTER_HOME": os.environ["DAGSTER_HOME"],
+        "MLOPS_UNS_PORT": str(endpoint.port),
+    }
+    outcome = run_loop(
+        home, endpoint, line, served, beats, results, env, normal_s=options.normal_s, drift=options.drift
+    )
+    wait_for_results(results, outcome.published)
+    print_loop(outcome, results)
+    if not options.drift:
+        return 1 if outcome.retrained else 0
+    return 0 if outcome.new_version is not None and len(outcome.retrained) == 1 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--welds-per-cell", type=int, default=60, help="how much the line welds for training")
     parser.add_argument("--scoring-welds", type=int, default=10, help="welds per cell scored at the edge")
+    parser.add_argument("--no-loop", dest="loop", action="store_false", help="stop before the closed loop")
+    parser.add_argument("--no-drift", dest="drift", action="store_false", help="run the loop without drift")
+    parser.add_argument("--normal-s", type=float, default=20.0, help="normal production before the drift (s)")
     args = parser.parse_args(argv)
     home = local_home()
     os.environ.setdefault("DAGSTER_HOME", str(home / "dagster_home"))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     prepare_local_instance(Path(os.environ["DAGSTER_HOME"]))
     print(f"MLOPS_HOME={home}")
-    return run(home, args.welds_per_cell, args.scoring_welds)
+    return run(home, args.welds_per_cell, args.scoring_welds, args)
 
 
 if __name__ == "__main__":

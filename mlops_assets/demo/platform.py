@@ -90,16 +90,15 @@ def run_training(say: Say) -> int:
     return 0 if result.success else 1
 
 
-def deploy_model(say: Say, line: str) -> str | None:
-    """`edge_rollout_job` for the line: the champion staged for the agents and its manifest published;
-    the version deployed, or None when the run failed."""
+def deploy_model(say: Say, line: str, settings: dict[str, Any]) -> str | None:
+    """`edge_rollout_job` for the line: the champion staged for the agents and its manifest published,
+    with the line's rollout `settings` (canary agents, soak) for its next champions; the version
+    deployed, or None when the run failed."""
     say(f"edge_rollout_job [{line}]: the champion to the line's agents (signed, retained manifest)")
-    result = (
-        build_definitions()
-        .resolve_job_def("edge_rollout_job")
-        .execute_in_process(
-            run_config=QUIET, instance=dg.DagsterInstance.get(), partition_key=line, raise_on_error=False
-        )
+    config = {**QUIET, "ops": {"deployed_edge_model": {"config": settings}}}
+    job = build_definitions().resolve_job_def("edge_rollout_job")
+    result = job.execute_in_process(
+        run_config=config, instance=dg.DagsterInstance.get(), partition_key=line, raise_on_error=False
     )
     found = _metadata(result, ("model_version", "stage", "package_uri", "topic", "manifest_sha256"))
     for key, value in found.items():

@@ -8,7 +8,7 @@ from typing import Any
 from edge_agent.simulator import PublishReport
 from mlops_assets.demo.edge import Subscription
 
-__all__ = ["print_scoring", "wait_for_results"]
+__all__ = ["print_loop", "print_scoring", "wait_for_results"]
 
 
 def _batch_results(results: Subscription) -> dict[tuple[str, int], dict[str, Any]]:
@@ -44,3 +44,23 @@ def print_scoring(results: Subscription, report: PublishReport, heartbeat: dict[
         verdict = welds[weld_id]
         print(f"     {weld_id}: weld score {verdict['score']:.2f} {verdict['fired']} "
               f"(simulated: {truth.get(weld_id) or 'normal'})")  # fmt: skip
+
+
+def print_loop(outcome: Any, results: Subscription) -> None:
+    """The loop's outcome: the retraining runs, the time from the drift onset to the new model scoring,
+    and every batch published during the loop scored exactly once, by the old model or the new one."""
+    sent = {(s.cell, s.seq) for s in outcome.published.sent}
+    counts: dict[tuple[str, int], int] = {}
+    versions: dict[str, int] = {}
+    for topic, result in results.messages:
+        key = (topic.split("/")[4], result.get("seq"))
+        if key in sent:
+            counts[key] = counts.get(key, 0) + 1
+            versions[result["model_version"]] = versions.get(result["model_version"], 0) + 1
+    once = sum(1 for n in counts.values() if n == 1)
+    print(f"   retraining runs requested by drift_sensor: {len(outcome.retrained)}")
+    if outcome.onset_to_scoring_s is not None:
+        print(f"   drift onset to the new model scoring: {outcome.onset_to_scoring_s:.1f} s")
+    print(f"   batches published during the loop: {len(sent):,}; scored exactly once: {once:,}; "
+          f"missing: {len(sent - counts.keys()):,}; more than once: {sum(1 for n in counts.values() if n > 1):,}")  # fmt: skip
+    print("   results per model version: " + ", ".join(f"{v}: {n:,}" for v, n in sorted(versions.items())))

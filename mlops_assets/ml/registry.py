@@ -1,6 +1,8 @@
 """MLflow behind a small interface: an experiment per line, runs, a registered model per line
 (`weld-ae-<line>`) with the aliases `challenger`, `champion` and `previous-champion`. `MlflowClient`
-only, never the fluent global run, so concurrent Dagster steps cannot mix up each other's runs."""
+only, never the fluent global run, so concurrent Dagster steps cannot mix up each other's runs. mlflow
+is imported when a registry is first used, not with this module (the code location and every run load
+it: its import costs about 2 s)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+if TYPE_CHECKING:  # mlflow costs ~2 s to import: only the methods that talk to it import it
+    from mlflow.exceptions import MlflowException
 
 __all__ = [
     "CHALLENGER",
@@ -89,10 +90,14 @@ class ModelRegistry:
         for uri in (tracking_uri, registry_uri):
             if uri and uri.startswith(_SQLITE):  # SQLite makes the file, not its folder
                 Path(uri.removeprefix(_SQLITE)).parent.mkdir(parents=True, exist_ok=True)
+        from mlflow.tracking import MlflowClient
+
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
     # -- runs --------------------------------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return str(found.experiment_id)
@@ -115,17 +120,23 @@ class ModelRegistry:
         return str(run.info.run_id)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
         items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
         for start in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[start : start + 100])
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float | int | None], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
         now = _now_ms()
         items = [Metric(str(k), v, now, step) for k, raw in metrics.items() if (v := _clean(raw)) is not None]  # type: ignore[arg-type]
         for start in range(0, len(items), 500):
             self.client.log_batch(run_id, metrics=items[start : start + 500])
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
@@ -152,6 +163,8 @@ class ModelRegistry:
         self, name: str, run_id: str, artifact_path: str, tags: Mapping[str, str] | None = None
     ) -> RegisteredVersion:
         """A new version of `name` whose source is the run's `artifact_path` folder."""
+        from mlflow.exceptions import MlflowException
+
         try:
             self.client.get_registered_model(name)
         except MlflowException:
@@ -213,6 +226,8 @@ class ModelRegistry:
     def by_alias(self, name: str, alias: str) -> RegisteredVersion | None:
         """The version `alias` points at; None only when the model or the alias does not exist. Any other
         failure (server down, permissions) raises: "no champion" must never be a guess."""
+        from mlflow.exceptions import MlflowException
+
         try:
             found = self.client.get_model_version_by_alias(name, alias)
         except MlflowException as exc:

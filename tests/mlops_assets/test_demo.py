@@ -1,5 +1,7 @@
 """`make demo` end to end, as a user runs it: a fresh MLOPS_HOME, the whole loop from the simulated line to
-a model scoring at the edge (a real agent process, a real broker, Dagster, MLflow, Delta)."""
+a model scoring at the edge, then the closed loop with a real Dagster daemon evaluating the real sensors:
+normal production (no retraining), the line's drift, exactly one retraining, the new model scoring, every
+batch scored exactly once across the swap (a real agent process, a real broker, Dagster, MLflow, Delta)."""
 
 from __future__ import annotations
 
@@ -19,13 +21,14 @@ def _run_demo(home: Path) -> subprocess.CompletedProcess[str]:
         if not key.startswith(("MLOPS_", "DAGSTER_", "MLFLOW_", "AWS_"))
     }
     env |= {HOME_VAR: str(home), "DAGSTER_HOME": str(home / "dagster_home")}
+    demo = ["-m", "mlops_assets.demo", "--welds-per-cell", "30", "--scoring-welds", "4", "--normal-s", "45"]
     return subprocess.run(
-        [sys.executable, "-m", "mlops_assets.demo", "--welds-per-cell", "20", "--scoring-welds", "4"],
+        [sys.executable, *demo],
         cwd=home,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
         check=False,
     )
 
@@ -62,7 +65,21 @@ def test_the_demo_runs_the_loop_and_reports_every_topic(tmp_path: Path) -> None:
     received, valid, quarantined, captured, uploaded = _counts(
         next(line for line in final.splitlines() if line.strip().startswith("all topics"))
     )
-    assert (
-        received == published + 3 + scored + 1
-    )  # the bad payloads, and the deployment manifest (captured too)
+    looped = int(re.search(r"batches published during the loop: ([\d,]+)", out).group(1).replace(",", ""))  # type: ignore[union-attr]
+    manifests = _counts(next(line for line in final.splitlines() if "/_model/manifest" in line))[0]
+    assert manifests == 3  # model 1 to the line, model 2 as a canary, model 2 to the whole line
+    assert received == published + 3 + scored + looped + manifests  # and the three bad payloads
     assert received == uploaded and captured == valid
+
+    # the closed loop: no retraining in normal production, exactly one after the drift, the new model
+    # serving and every batch of the loop scored exactly once, by the old model or the new one
+    normal = re.search(
+        r"of normal production: (\d+) drift reports, (\d+) drifted, (\d+) retraining runs", out
+    )
+    assert normal is not None and int(normal.group(1)) >= 10 and int(normal.group(3)) == 0
+    assert "retraining runs requested by drift_sensor: 1" in out
+    assert re.search(r"edge agent serving model 2 \(canary\)", out)
+    assert "canary promoted: model 2 serves the whole line" in out
+    loop = re.search(r"batches published during the loop: ([\d,]+); scored exactly once: ([\d,]+); "
+                     r"missing: 0; more than once: 0", out)  # fmt: skip
+    assert loop is not None and loop.group(1) == loop.group(2)

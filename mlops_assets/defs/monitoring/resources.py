@@ -17,7 +17,7 @@ __all__ = ["EdgeMonitoringResource", "monitoring_resources"]
 
 class EdgeMonitoringResource(dg.ConfigurableResource):
     drift_share_threshold: float = Field(
-        default=0.5,
+        default=0.25,
         gt=0,
         le=1,
         description="A report drifts at this drift share (MLOPS_DRIFT_SHARE_THRESHOLD).",

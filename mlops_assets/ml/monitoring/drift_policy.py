@@ -48,6 +48,8 @@ class AgentTrack:
     seq: int
     timestamp_ms: int
     streak: Streak | None = None
+    clean_until_ms: int = 0
+    """The end of the windows of the agent's last report under the threshold (0: none seen)."""
 
 
 @dataclass
@@ -97,12 +99,15 @@ def _is_new(summary: DriftSummary, track: AgentTrack | None) -> bool:
     return summary.seq < track.seq and summary.timestamp_ms > track.timestamp_ms
 
 
-def _extended(streak: Streak | None, summary: DriftSummary, line_moved: bool) -> Streak:
+def _extended(streak: Streak | None, summary: DriftSummary, line_moved: bool, clean_until_ms: int) -> Streak:
+    """The streak with `summary`, or a new one. A new streak's onset is its first report's window start,
+    or, when a report under the threshold covered windows after that, the end of those: a rolling window
+    that just turned drifted still holds windows from before the drift."""
     if streak is None or line_moved or streak.model_version != summary.model_version:
         return Streak(
             model_version=summary.model_version,
             first_report_id=summary.report_id,
-            onset_ms=summary.window_start_ms,
+            onset_ms=max(summary.window_start_ms, clean_until_ms),
             reports=1,
             last_report_id=summary.report_id,
             drift_share=summary.drift_share,
@@ -130,14 +135,17 @@ def observe(state: DriftState, summaries: Iterable[DriftSummary], policy: DriftP
         if not _is_new(summary, track):
             continue
         streak = track.streak if track is not None else None
+        moved = track is not None and track.line != summary.line
+        clean_until = track.clean_until_ms if track is not None and not moved else 0
         if summary.drift_share >= policy.share_threshold:
-            moved = track is not None and track.line != summary.line
-            streak = _extended(streak, summary, moved)
+            streak = _extended(streak, summary, moved, clean_until)
             if streak.completed_by is None and streak.reports >= policy.consecutive:
                 streak.completed_by = summary.report_id
         else:
-            streak = None
-        state.agents[summary.agent] = AgentTrack(summary.line, summary.seq, summary.timestamp_ms, streak)
+            streak, clean_until = None, summary.window_end_ms
+        state.agents[summary.agent] = AgentTrack(
+            summary.line, summary.seq, summary.timestamp_ms, streak, clean_until
+        )
     return state
 
 

@@ -23,6 +23,8 @@ class DriftSummary:
     timestamp_ms: int
     window_start_ms: int
     """Start of the span of windows the report compared: where a drift streak's onset is taken."""
+    window_end_ms: int
+    """End of that span: after an undrifted report, the drift can only have begun after it."""
     drift_share: float
     model_version: str
     report_uri: str
@@ -57,6 +59,7 @@ def drift_summaries(retained: Mapping[str, bytes]) -> DriftSummaries:
                 line=message.parameters["line"],
                 timestamp_ms=int(data["timestamp_ms"]),
                 window_start_ms=int(data.get("window_start_ms", data["timestamp_ms"])),
+                window_end_ms=int(data.get("window_end_ms", data["timestamp_ms"])),
                 drift_share=float(data["drift_share"]),
                 model_version=str(data["model_version"]),
                 report_uri=str(data.get("report_uri", "")),

@@ -39,8 +39,10 @@ def env_number(variable: str, default: T, parse: Callable[[str], T], *, minimum:
 class DriftPolicy:
     """When a line's drift asks for a retraining (`drift_policy.py` applies it)."""
 
-    share_threshold: float = 0.5
-    """A report drifts when its drift share (drifted columns / columns) is at least this."""
+    share_threshold: float = 0.25
+    """A report drifts when its drift share (drifted columns / columns) is at least this: the agent's own
+    default (`drift.drift_share`). A change of material moves the means of the signals it changes, about
+    a third of the profile's columns; normal production stays near 0.1 (README, "Drift at the edge")."""
     consecutive: int = 3
     """Drifting reports in a row, from one agent, against one model version."""
     cooldown_s: float = 6 * 3600.0

@@ -25,7 +25,7 @@ def report(
     at = T0 + seq * 10_000
     return DriftSummary(
         report_id=f"{agent}:{seq}", agent=agent, seq=seq, line=line, timestamp_ms=at,
-        window_start_ms=at - 60_000, drift_share=share, model_version=version,
+        window_start_ms=at - 60_000, window_end_ms=at, drift_share=share, model_version=version,
         report_uri=f"plant-1/{line}/{agent}/2025-11-21/drift-{agent}-{seq:012d}-{seq:012d}.html",
     )  # fmt: skip
 
@@ -45,6 +45,14 @@ def test_three_drifting_reports_in_a_row_complete_a_streak_from_the_first_report
     ((line, (agent, streak)),) = completed_streaks(state).items()
     assert (line, agent, streak.completed_by, streak.reports) == ("line-1", "edge-a", "edge-a:3", 3)
     assert streak.onset_ms == report(1, 0).window_start_ms and streak.first_report_id == "edge-a:1"
+
+
+def test_after_a_clean_report_the_onset_is_where_its_windows_ended() -> None:
+    """A rolling window that just turned drifted still holds windows from before the drift: the onset
+    is bounded below by the end of the last clean report's windows."""
+    state = run(report(1, 0.0), report(2, 0.75), report(3, 0.75), report(4, 0.75))
+    ((_, (_, streak)),) = completed_streaks(state).items()
+    assert streak.onset_ms == report(1, 0.0).window_end_ms > report(2, 0.75).window_start_ms
 
 
 def test_a_report_under_the_threshold_ends_the_streak_even_a_complete_one() -> None:

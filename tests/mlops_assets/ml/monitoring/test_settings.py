@@ -16,6 +16,7 @@ VARIABLES = (
     "MLOPS_DRIFT_SHARE_THRESHOLD", "MLOPS_DRIFT_CONSECUTIVE", "MLOPS_DRIFT_COOLDOWN_S", "MLOPS_DRIFT_MIN_WELDS",
     "MLOPS_HEARTBEAT_STALE_S", "MLOPS_LANDING_SENSOR_INTERVAL_S", "MLOPS_DRIFT_SENSOR_INTERVAL_S",
     "MLOPS_FLEET_SENSOR_INTERVAL_S", "MLOPS_FLEET_STATUS_CRON", "MLOPS_RETRAIN_CRON",
+    "MLOPS_ROLLOUT_SENSOR_INTERVAL_S",
 )  # fmt: skip
 
 
@@ -26,8 +27,11 @@ def clean(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults_without_variables() -> None:
-    assert drift_policy_from_env() == DriftPolicy(0.5, 3, 21600.0, 100)
-    assert loop_timings_from_env() == LoopTimings(30, 30, 60, "*/5 * * * *", "0 4 * * 1")
+    assert drift_policy_from_env() == DriftPolicy(0.25, 3, 21600.0, 100)
+    assert loop_timings_from_env() == LoopTimings(
+        landing_sensor_s=30, drift_sensor_s=30, rollout_sensor_s=30, fleet_sensor_s=60,
+        fleet_status_cron="*/5 * * * *", retrain_cron="0 4 * * 1",
+    )  # fmt: skip
     assert heartbeat_stale_after_s_from_env() == 120.0
 
 
@@ -37,10 +41,14 @@ def test_short_demo_periods_from_the_environment(monkeypatch: pytest.MonkeyPatch
         "MLOPS_DRIFT_MIN_WELDS": "12", "MLOPS_HEARTBEAT_STALE_S": "5", "MLOPS_LANDING_SENSOR_INTERVAL_S": "2",
         "MLOPS_DRIFT_SENSOR_INTERVAL_S": "2", "MLOPS_FLEET_SENSOR_INTERVAL_S": "3",
         "MLOPS_FLEET_STATUS_CRON": "* * * * *", "MLOPS_RETRAIN_CRON": "0 2 * * *",
+        "MLOPS_ROLLOUT_SENSOR_INTERVAL_S": "2",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     assert drift_policy_from_env() == DriftPolicy(0.3, 2, 0.0, 12)
-    assert loop_timings_from_env() == LoopTimings(2, 2, 3, "* * * * *", "0 2 * * *")
+    assert loop_timings_from_env() == LoopTimings(
+        landing_sensor_s=2, drift_sensor_s=2, rollout_sensor_s=2, fleet_sensor_s=3,
+        fleet_status_cron="* * * * *", retrain_cron="0 2 * * *",
+    )  # fmt: skip
     assert heartbeat_stale_after_s_from_env() == 5.0
 
 

@@ -1,0 +1,186 @@
+"""The demo's closed loop, headless, with a real Dagster daemon evaluating the real sensors: the line
+welds on with model 1 scoring, then changes material; the agent's drift reports, `drift_sensor`,
+retraining on the new regime, the gate, the canary and the promotion, until the new model scores.
+Every step is timed from the drift onset (`Timeline`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from edge_agent.simulator import PublishReport, WeldLine, publish_line
+from edge_agent.uns.endpoint import MqttEndpoint
+from mlops_assets.demo.edge import Subscription
+from mlops_assets.demo.stack import Child, dagster_daemon
+
+__all__ = ["LOOP_ENV", "LoopResult", "Timeline", "run_loop"]
+
+LOOP_ENV = {
+    "MLOPS_LANDING_SENSOR_INTERVAL_S": "5",
+    "MLOPS_DRIFT_SENSOR_INTERVAL_S": "2",
+    "MLOPS_ROLLOUT_SENSOR_INTERVAL_S": "2",
+    "MLOPS_FLEET_SENSOR_INTERVAL_S": "10",
+    "MLOPS_DRIFT_CONSECUTIVE": "2",
+    "MLOPS_DRIFT_MIN_WELDS": "90",
+}
+"""Short periods for the demo: the edge's sensors look every 2 s, new landing files every 5 s; two
+drifting reports in a row ask for a retraining once 90 welds of the new regime are in silver (a
+model fitted on fewer welds has thresholds too rough to pass the gate)."""
+SPEED = 3.0
+"""Simulated time against wall time while the loop runs."""
+DEFECT_RATE = 0.02
+"""Defective welds in normal production during the loop (the training phase had 12 %, for labels)."""
+
+
+@dataclass
+class Timeline:
+    """Moments of the loop, in wall seconds from the drift onset (negative before it)."""
+
+    started: float = field(default_factory=time.monotonic)
+    onset: float | None = None
+    steps: list[tuple[float, str]] = field(default_factory=list)
+
+    def mark(self, text: str, *, onset: bool = False) -> float:
+        now = time.monotonic()
+        if onset:
+            self.onset = now
+        if self.onset is None:
+            label = f"loop  {now - self.started:6.1f} s"
+        else:
+            label = f"onset {now - self.onset:+6.1f} s"
+        self.steps.append((now, text))
+        print(f"   [{label}] {text}", flush=True)
+        return now
+
+    def since_onset(self, moment: float) -> float:
+        return moment - (self.onset or moment)
+
+
+@dataclass
+class LoopResult:
+    retrained: list[dg.DagsterRun]
+    new_version: str | None
+    onset_to_scoring_s: float | None
+    published: PublishReport
+
+
+def _runs(instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None = None) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(filters=dg.RunsFilter(job_name=job, tags=tags or {})))
+
+
+def _wait(condition: Callable[[], Any], timeout_s: float, what: str, daemon: Child) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        if not daemon.alive():
+            raise RuntimeError(f"the Dagster daemon exited:\n{daemon.tail()}")
+        time.sleep(0.5)
+    raise TimeoutError(
+        f"timed out after {timeout_s:.0f} s waiting for {what}; daemon log:\n{daemon.tail(15)}"
+    )
+
+
+def run_loop(
+    home: Path,
+    endpoint: MqttEndpoint,
+    line: WeldLine,
+    served: str,
+    beats: Subscription,
+    results: Subscription,
+    env: dict[str, str],
+    *,
+    normal_s: float,
+    drift: bool,
+) -> LoopResult:
+    """Publish on at `SPEED`; after `normal_s` of normal production switch the line to the drift material
+    (unless `drift` is false) and follow the loop until the new model scores."""
+    timeline = Timeline()
+    instance = dg.DagsterInstance.get()
+    daemon = dagster_daemon(home / "logs", {**env, **LOOP_ENV}).start()
+    drift_reports = Subscription(endpoint, "acme/+/+/+/_edge/+/drift", "drift")
+    stop = threading.Event()
+    published: list[PublishReport] = []
+    publisher = threading.Thread(
+        target=lambda: published.append(publish_line(line, endpoint, stop=stop, speed=SPEED)), daemon=True
+    )
+    retrained: list[dg.DagsterRun] = []
+    new_version: str | None = None
+    reached: float | None = None
+    line.set_anomaly_rate(DEFECT_RATE)
+    try:
+        publisher.start()
+        timeline.mark(
+            f"Dagster daemon started (sensors every 2 s); the line welds on at {SPEED:g}x, model {served} scoring"
+        )
+        time.sleep(normal_s)  # the normal period's length is the demo's choice, not a synchronisation
+        reports = [r for _, r in drift_reports.messages]
+        timeline.mark(
+            f"{normal_s:.0f} s of normal production: {len(reports)} drift reports, "
+            f"{sum(bool(r.get('dataset_drift')) for r in reports)} drifted, "
+            f"{len(_runs(instance, 'model_training_job', {'mlops/trigger': 'drift'}))} retraining runs"
+        )
+        if not drift:
+            return LoopResult(
+                _runs(instance, "model_training_job", {"mlops/trigger": "drift"}),
+                None,
+                None,
+                _stop(stop, publisher, published),
+            )
+        line.set_drift(True)
+        timeline.mark(
+            "drift onset: the line switches to steel S355 (current, voltage and wire feed move)", onset=True
+        )
+        before = len(drift_reports.messages)
+        first = _wait(lambda: next((r for _, r in drift_reports.messages[before:] if r.get("dataset_drift")), None),
+                      180, "a drifted report", daemon)  # fmt: skip
+        drifted = sorted(c for c, v in first["column_drift"].items() if v["drifted"])
+        timeline.mark(
+            f"drift report {first['report_id']}: drift share {first['drift_share']:.2f} ({', '.join(drifted[:4])}...)"
+        )
+        run = _wait(lambda: next(iter(_runs(instance, "model_training_job", {"mlops/trigger": "drift"})), None), 300,
+                    "the retraining drift_sensor requests", daemon)  # fmt: skip
+        timeline.mark(f"drift_sensor requested model_training_job {run.run_id[:8]} (run key {run.tags.get('dagster/run_key')}, "
+                      f"data since the onset)")  # fmt: skip
+        done = _wait(lambda: (r := instance.get_run_by_id(run.run_id)) is not None and r.is_finished and r, 600,
+                     "the retraining to finish", daemon)  # fmt: skip
+        timeline.mark(f"retraining finished: {done.status.value}")
+        retrained = _runs(instance, "model_training_job", {"mlops/trigger": "drift"})
+
+        def serving_new() -> str | None:
+            model = beats.latest().get("model") or {}
+            version = str(model.get("version") or "")
+            return version if version and version != served and model.get("ready") else None
+
+        new_version = _wait(serving_new, 300, "the agent serving the new model", daemon)
+        timeline.mark(
+            f"edge agent serving model {new_version} ({(beats.latest().get('model') or {}).get('stage')})"
+        )
+        _wait(lambda: any(r.get("model_version") == new_version for _, r in results.messages), 120,
+              "a result of the new model", daemon)  # fmt: skip
+        reached = timeline.mark(f"scores on weld/anomaly from model {new_version}")
+        promoted = _wait(lambda: (beats.latest().get("model") or {}).get("stage") == "fleet" and
+                         (beats.latest().get("model") or {}).get("version") == new_version, 300,
+                         "the canary's promotion to the fleet", daemon)  # fmt: skip
+        if promoted:
+            timeline.mark(f"canary promoted: model {new_version} serves the whole line")
+    finally:
+        report = _stop(stop, publisher, published)
+        drift_reports.close()
+        daemon.stop()
+    return LoopResult(retrained, new_version, timeline.since_onset(reached) if reached else None, report)
+
+
+def _stop(
+    stop: threading.Event, publisher: threading.Thread, published: list[PublishReport]
+) -> PublishReport:
+    stop.set()
+    publisher.join(120)
+    return published[0] if published else PublishReport()
