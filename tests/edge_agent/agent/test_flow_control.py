@@ -98,8 +98,12 @@ def test_capture_spool_full_stops_acknowledging_and_loses_nothing(
     unsealable.write_text("not a folder")
     line = WeldLine(LineConfig(seed=53, start_ms=START_MS, seq_start=0))
     largest_record = max(map(record_size, messages_of(contract_validator, seed=53, count=1500)))
+    with running(EdgeAgent(settings)):  # the agent's persistent session exists from here on
+        pass
+    # Queued at the broker before the agent comes back: it arrives as a flood, so the writer's groups are
+    # full (however slowly the machine runs) and the last room before the bound takes part of one.
+    report = publish_line(line, endpoint, max_messages=1500, speed=0)
     with running(EdgeAgent(settings)) as agent:
-        report = publish_line(line, endpoint, max_messages=1500, speed=0)  # the broker takes all of it
         wait_until(lambda: agent.parts.writer.blocked_on == "capture", 60, "the capture spool to fill")
         assert agent.status() == "DEGRADED" and agent.stats.events["capture_spool_full"] >= 1
         assert agent.stats.events["seal_failures"] >= 1 and not agent.parts.spool.backlog.pending()
