@@ -150,6 +150,8 @@ def _observation(agent: AgentStatus) -> dg.AssetObservation:
             "alive": agent.alive,
             "problem": agent.problem or "",
             "model_version": agent.model_version,
+            "refused_model": str((agent.last_refusal or {}).get("version", "")),
+            "refusal_reason": str((agent.last_refusal or {}).get("reason", "")),
             "heartbeat_age_s": round(agent.age_s, 1),
             "heartbeat": dg.MetadataValue.json(dict(agent.message.data)),
         },

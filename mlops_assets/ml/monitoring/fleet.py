@@ -46,6 +46,9 @@ FLEET_STATUS_SCHEMA: dict[str, pl.DataType] = {
     "model_version": pl.String(),
     "model_stage": pl.String(),
     "desired_version": pl.String(),
+    "refused_version": pl.String(),
+    "refusal_reason": pl.String(),
+    "refused_at": pl.Datetime("us", "UTC"),
     "scored_batches": pl.Int64(),
     "alerts": pl.Int64(),
     "spool_bytes": pl.Int64(),
@@ -78,14 +81,28 @@ class AgentStatus:
     def model_version(self) -> str:
         return str(self.message.data.get("model_version", ""))
 
+    @property
+    def last_refusal(self) -> dict[str, object] | None:
+        """The agent's last refused model (version, reason, at_ms), from its heartbeat's `model`."""
+        refusal = (self.message.data.get("model") or {}).get("last_refusal")
+        return refusal if isinstance(refusal, dict) else None
+
     def state(self) -> str:
-        """What an observation records a change of: status, liveness and model version."""
-        return f"{self.status}|{'alive' if self.alive else 'dead'}|{self.model_version}"
+        """What an observation records a change of: status, liveness, model version and the last refusal."""
+        refusal = self.last_refusal or {}
+        return (
+            f"{self.status}|{'alive' if self.alive else 'dead'}|{self.model_version}"
+            f"|{refusal.get('version', '')}@{refusal.get('at_ms', '')}"
+        )
 
     def summary(self) -> str:
         model = self.model_version or "no model"
-        return f"{self.agent} ({self.line}): {self.status}, model {model}" + (
-            f", {self.problem}" if self.problem else ""
+        refusal = self.last_refusal
+        refused = f", refused model {refusal.get('version')}: {refusal.get('reason')}" if refusal else ""
+        return (
+            f"{self.agent} ({self.line}): {self.status}, model {model}"
+            + (f", {self.problem}" if self.problem else "")
+            + refused
         )
 
 
@@ -150,6 +167,9 @@ def _row(status: AgentStatus, observed_at: dt.datetime) -> dict[str, object]:
         "model_version": status.model_version,
         "model_stage": model.get("stage"),
         "desired_version": model.get("desired_version"),
+        "refused_version": (status.last_refusal or {}).get("version"),
+        "refusal_reason": (status.last_refusal or {}).get("reason"),
+        "refused_at": _moment((status.last_refusal or {}).get("at_ms")),  # type: ignore[arg-type]
         "scored_batches": scoring.get("batches"),
         "alerts": scoring.get("alerts"),
         "spool_bytes": beat["spool_bytes"],

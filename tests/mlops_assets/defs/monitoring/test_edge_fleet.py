@@ -93,6 +93,30 @@ def test_retained_heartbeats_become_the_fleet_table_and_dead_agents_fail_the_che
     assert platform.store.read(EDGE_FLEET_STATUS)["alive"].all()
 
 
+def test_a_refused_model_shows_in_the_fleet_table_and_as_an_observation(platform: MonitoringPlatform) -> None:
+    """An agent that refused a deployment (a package altered, a bad signature) says so in its heartbeat;
+    the Dagster UI shows it: a column of the fleet table, and an observation when it happens."""
+    now_ms = int(time.time() * 1000)
+    topic = f"{ADDRESS.prefix}/_edge/edge-a/heartbeat"
+    publish(platform.endpoint, topic, heartbeat("edge-a", "ONLINE", now_ms))
+    first = platform.tick("edge_fleet_sensor", None)
+    refusal = {
+        "version": "2",
+        "reason": "model.onnx does not match its SHA-256 in the manifest",
+        "at_ms": now_ms,
+    }
+    model = {"version": "1", "ready": True, "desired_version": "1", "last_refusal": refusal}
+    publish(platform.endpoint, topic, {**heartbeat("edge-a", "ONLINE", now_ms + 1000), "model": model})
+    refused = platform.tick("edge_fleet_sensor", first.cursor)
+    assert len(refused.asset_events) == 1  # the refusal is a change of the agent's state
+    assert observations(platform)[-1]["refused_model"] == "2"
+    assert "does not match its SHA-256" in observations(platform)[-1]["refusal_reason"]
+    platform.materialize("edge_fleet_status")
+    row = platform.store.read(EDGE_FLEET_STATUS).row(0, named=True)
+    assert (row["model_version"], row["refused_version"]) == ("1", "2")
+    assert row["refusal_reason"] == refusal["reason"]
+
+
 def test_a_killed_agent_process_fails_the_check_through_its_will(
     platform: MonitoringPlatform, broker: LocalBroker, tmp_path: Path
 ) -> None:
