@@ -17,6 +17,9 @@ from mlops_assets.resources import LakehouseResource, LandingResource, S3Lakehou
 
 ROOT = Path(__file__).resolve().parents[2]
 LAKE_ASSETS = {"raw_uns_captures", "validated_telemetry", "quarantined_messages", "payload_compliance"}
+# What only the model's steps use, seconds to import: loading the location (every run process, the code
+# server and the webserver) must not import them.
+MODEL_LIBRARIES = ("torch", "sklearn", "scipy", "matplotlib", "mlflow", "onnxruntime")
 PROD_ENV = {
     "MLOPS_ENV": "prod",
     "MLOPS_LAKE_ROOT": "s3://acme-lake/lake",
@@ -86,6 +89,25 @@ def test_every_asset_has_a_description_and_an_owner_and_every_table_its_columns(
             assert isinstance(schema, dg.TableSchema) and len(schema.columns) >= 5, key
             assert all(column.description for column in schema.columns), key
             assert node.metadata.get("dagster/table_name"), key
+
+
+def test_loading_the_code_location_imports_no_model_library(tmp_path: Path) -> None:
+    """A fresh interpreter builds the definitions and resolves every job, schedule and sensor, as the code
+    server does; torch, sklearn, scipy, matplotlib, MLflow and ONNX Runtime are still not imported."""
+    probe = (
+        "import sys\n"
+        "from mlops_assets.definitions import build_definitions\n"
+        "repository = build_definitions().get_repository_def()\n"
+        "assert repository.get_all_jobs() and repository.schedule_defs and repository.sensor_defs\n"
+        f"loaded = [m for m in {MODEL_LIBRARIES!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {**os.environ, "MLOPS_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    env.pop("MLOPS_ENV", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("environment", ["local", "prod"])

@@ -8,7 +8,6 @@ from mlops_assets.defs.packaging.config import EdgePackageConfig
 from mlops_assets.defs.training.assets import model_evaluation
 from mlops_assets.defs.training.catalog import OWNERS
 from mlops_assets.ml.release.packaging import Lineage
-from mlops_assets.ml.release.publish import release_edge_package
 from mlops_assets.ml.training.feature_table import FeaturesMismatch
 from mlops_assets.ml.training.labels import WELD_LABELS
 from mlops_assets.partitions import line_partitions
@@ -34,6 +33,9 @@ def edge_model_package(
 ) -> dg.MaterializeResult:
     """The package the edge serves (layout: `edge_agent.features.package`), a new MLflow model version
     whose source is the package (`models:/weld-ae-<line>@champion` downloads it)."""
+    # The ONNX export loads torch: imported by the run that packages, not with the code location.
+    from mlops_assets.ml.release.publish import release_edge_package
+
     line = context.partition_key
     trained = upstream_metadata(context, "anomaly_autoencoder", line)
     thresholds = upstream_metadata(context, "anomaly_threshold", line)

@@ -6,17 +6,21 @@ signer's public key (the `signer` resource), never with a key read back from the
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from edge_agent.features import PackageError
 from mlops_assets.defs.packaging.assets import edge_model_package
-from mlops_assets.ml.release.gate import GateOutcome, package_quality_gate
-from mlops_assets.ml.release.parity import PlatformKey, package_parity
+from mlops_assets.ml.release.platform_key import PlatformKey
 from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import LakehouseResource, ModelRegistryResource, SignerResource
 from mlops_assets.upstream import upstream_metadata
+
+# `parity` and `gate` load torch and ONNX Runtime: each check imports the one it runs, so the code
+# location and the runs that do not check a package never import them.
+if TYPE_CHECKING:
+    from mlops_assets.ml.release.gate import GateOutcome
 
 __all__ = ["package_matches_torch_model", "package_passes_quality_gate"]
 
@@ -43,6 +47,8 @@ def package_matches_torch_model(
 ) -> dg.AssetCheckResult:
     """ONNX Runtime on the packaged model against PyTorch eager on held-out windows: every output within
     atol + rtol * |PyTorch value|."""
+    from mlops_assets.ml.release.parity import package_parity
+
     line = context.op_execution_context.partition_key
     meta = upstream_metadata(context, "edge_model_package", line)
     try:
@@ -67,7 +73,7 @@ def _none_as_nan(value: float | None) -> float:
     return float("nan") if value is None else value
 
 
-def _gate_metadata(outcome: GateOutcome) -> dict[str, Any]:
+def _gate_metadata(outcome: "GateOutcome") -> dict[str, Any]:
     """What the check records: the verdict, the rule applied and its figures (`new_regime_*` for the
     new-regime rule, with the settings it applied)."""
     decision = outcome.decision
@@ -122,6 +128,8 @@ def package_passes_quality_gate(
     addressable as `previous-champion`): not worse by more than the tolerance when labelled bad welds
     are held out, else fewer false alarms by the margin without losing recall on the labelled history
     (`metadata["rule"]` says which)."""
+    from mlops_assets.ml.release.gate import package_quality_gate
+
     line = context.op_execution_context.partition_key
     meta = upstream_metadata(context, "edge_model_package", line)
     outcome = package_quality_gate(

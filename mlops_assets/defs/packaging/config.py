@@ -3,9 +3,8 @@
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.ml.release.gate import DEFAULT_HISTORY_WELDS
 from mlops_assets.ml.release.gate_decision import GateMetric
-from mlops_assets.ml.release.new_regime_rule import NewRegimePolicy
+from mlops_assets.ml.release.new_regime_rule import DEFAULT_HISTORY_WELDS, NewRegimePolicy
 
 __all__ = ["EdgePackageConfig"]
 

@@ -12,7 +12,7 @@ from mlops_assets.defs.rollout.config import DeployedEdgeModelConfig
 from mlops_assets.defs.rollout.history import latest_rollout
 from mlops_assets.defs.training.catalog import OWNERS
 from mlops_assets.ml.registry import CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, model_name_for
-from mlops_assets.ml.release.parity import PlatformKey
+from mlops_assets.ml.release.platform_key import PlatformKey
 from mlops_assets.ml.rollout.line_address import line_address
 from mlops_assets.ml.rollout.plans import (
     RolloutPlan,

@@ -8,13 +8,13 @@ and evaluation steps add to); each asset's metadata names what it wrote, so the 
 import json
 import warnings
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from edge_agent.features import PackageThresholds
 from mlops_assets.defs.training.catalog import OWNERS, WELD_FEATURES_COLUMNS, WELD_LABELS_COLUMNS
 from mlops_assets.defs.training.config import AutoencoderTrainingConfig, ThresholdConfig, WeldFeaturesConfig
-from mlops_assets.ml.autoencoder.trainer import EpochReport
 from mlops_assets.ml.training import plots, tracking
 from mlops_assets.ml.training.feature_table import (
     WELD_FEATURES,
@@ -24,16 +24,18 @@ from mlops_assets.ml.training.feature_table import (
     spec_id_of,
 )
 from mlops_assets.ml.training.features import build_features
-from mlops_assets.ml.training.holdout_evaluation import evaluate_windows
 from mlops_assets.ml.training.labels import WELD_LABELS, label_map
 from mlops_assets.ml.training.lineage import git_commit
 from mlops_assets.ml.training.reports import metrics_markdown
-from mlops_assets.ml.training.run_model import load_run_model, train_from_lake
 from mlops_assets.ml.training.telemetry import telemetry_slice
-from mlops_assets.ml.training.threshold_fit import fit_thresholds
 from mlops_assets.partitions import line_partitions
 from mlops_assets.resources import LakehouseResource, ModelRegistryResource
 from mlops_assets.upstream import upstream_metadata
+
+# The modules that run the model load torch: each asset imports those it calls, so the code location
+# (loaded by every run, the code server and the webserver) never imports torch.
+if TYPE_CHECKING:
+    from mlops_assets.ml.autoencoder.trainer import EpochReport
 
 __all__ = ["anomaly_autoencoder", "anomaly_threshold", "model_evaluation", "weld_features", "weld_labels"]
 
@@ -150,6 +152,8 @@ def anomaly_autoencoder(
     model_registry: ModelRegistryResource,
 ) -> dg.MaterializeResult:
     """A dense autoencoder trained on the line's normal windows; one MLflow run per materialisation."""
+    from mlops_assets.ml.training.run_model import train_from_lake
+
     line = context.partition_key
     registry = model_registry.registry()
     features = upstream_metadata(context, "weld_features", line)
@@ -165,7 +169,7 @@ def anomaly_autoencoder(
         trigger=run_trigger(context.run.tags),
     )
 
-    def report(epoch: EpochReport) -> None:
+    def report(epoch: "EpochReport") -> None:
         context.log.info(
             "epoch %d/%d: train %.5f, validation %.5f%s (%.1f s)",
             epoch.epoch,
@@ -228,6 +232,9 @@ def anomaly_threshold(
     error threshold (so an alert names the abnormal signals). With `weld_duration`, the weld score also
     gets a duration component: centre and scale from the training welds' lengths, bound from the
     validation welds' (`edge_agent.features.weld_score`)."""
+    from mlops_assets.ml.training.run_model import load_run_model
+    from mlops_assets.ml.training.threshold_fit import fit_thresholds
+
     line = context.partition_key
     registry = model_registry.registry()
     run_id = str(upstream_metadata(context, "anomaly_autoencoder", line)["mlflow_run_id"])
@@ -303,6 +310,9 @@ def model_evaluation(
     """Precision, recall, F1, false- and missed-alarm rates and ROC-AUC on the held-out welds (later
     normal welds and every known-bad weld), per window and per weld (the weld score, and each of its
     components alone: `shape`, `duration`); logged to the MLflow run."""
+    from mlops_assets.ml.training.holdout_evaluation import evaluate_windows
+    from mlops_assets.ml.training.run_model import load_run_model
+
     line = context.partition_key
     registry = model_registry.registry()
     threshold_meta = upstream_metadata(context, "anomaly_threshold", line)

@@ -7,7 +7,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.ml.autoencoder.model import AutoencoderConfig
+from mlops_assets.ml.autoencoder.config import AutoencoderConfig
 
 __all__ = ["AutoencoderTrainingConfig", "ThresholdConfig", "WeldFeaturesConfig"]
 

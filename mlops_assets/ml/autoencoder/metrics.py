@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 __all__ = ["HEADLINE_METRICS", "detection_metrics"]
 
@@ -29,6 +28,8 @@ def detection_metrics(
     A score above the threshold is an alarm. Rates with an empty denominator are None, as are ROC-AUC and
     average precision when only one class is present: a number there would be made up.
     """
+    from sklearn.metrics import average_precision_score, roc_auc_score  # slow to import: only when used
+
     y = np.asarray(y_true).astype(bool)
     s = np.asarray(scores, dtype=np.float64)
     if y.shape != s.shape:

@@ -7,7 +7,6 @@ import logging
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import genpareto
 
 from edge_agent.features import Threshold
 
@@ -19,6 +18,8 @@ ThresholdMethod = Literal["quantile", "mean_std", "pot"]
 
 
 def _pot(scores: np.ndarray, risk: float, initial_quantile: float) -> tuple[float, dict[str, Any]]:
+    from scipy.stats import genpareto  # only the `pot` method needs scipy, slow to import
+
     t = float(np.quantile(scores, initial_quantile))
     excesses = scores[scores > t] - t
     n, n_t = len(scores), len(excesses)

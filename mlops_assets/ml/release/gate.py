@@ -25,17 +25,20 @@ from mlops_assets.ml.release.gate_decision import (
 )
 from mlops_assets.ml.release.history_set import labelled_history
 from mlops_assets.ml.release.holdout_set import HoldoutSet, holdout_segments
-from mlops_assets.ml.release.new_regime_rule import NewRegimeEvidence, NewRegimePolicy, decide_new_regime
+from mlops_assets.ml.release.new_regime_rule import (
+    DEFAULT_HISTORY_WELDS,
+    NewRegimeEvidence,
+    NewRegimePolicy,
+    decide_new_regime,
+)
 from mlops_assets.ml.release.package_eval import evaluate_package
-from mlops_assets.ml.release.parity import PlatformKey, load_verified, package_parity
+from mlops_assets.ml.release.parity import package_parity
+from mlops_assets.ml.release.platform_key import PlatformKey, load_verified
 from mlops_assets.ml.training.feature_table import spec_id_of
 
-__all__ = ["DEFAULT_HISTORY_WELDS", "GateOutcome", "package_quality_gate"]
+__all__ = ["GateOutcome", "package_quality_gate"]
 
 Scores = dict[str, float | int | None]
-
-DEFAULT_HISTORY_WELDS = 1000
-"""The latest labelled bad welds of the history the new-regime rule reads (`gate_history_max_welds`)."""
 
 
 @dataclass(frozen=True)

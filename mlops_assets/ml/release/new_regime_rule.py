@@ -8,11 +8,14 @@ from dataclasses import dataclass
 
 from mlops_assets.ml.release.gate_decision import NEW_REGIME, GateDecision
 
-__all__ = ["NewRegimeEvidence", "NewRegimePolicy", "decide_new_regime"]
+__all__ = ["DEFAULT_HISTORY_WELDS", "NewRegimeEvidence", "NewRegimePolicy", "decide_new_regime"]
 
 # Rates are counts over counts and margins decimals: a rate exactly at its bound (0.3 - 0.2 against 0.1)
 # must not fail on the last bit of a float.
 _ROUNDING = 1e-9
+
+DEFAULT_HISTORY_WELDS = 1000
+"""The latest labelled bad welds of the history the new-regime rule reads (`gate_history_max_welds`)."""
 
 
 @dataclass(frozen=True)

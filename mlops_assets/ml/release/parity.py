@@ -5,36 +5,19 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge_agent.features import EdgePackage, load_package
 from mlops_assets.lake import LakeStore
 from mlops_assets.ml.registry import ModelRegistry, RegisteredVersion
 from mlops_assets.ml.release.onnx_export import ParityReport, check_parity
+from mlops_assets.ml.release.platform_key import PlatformKey, load_verified
 from mlops_assets.ml.training.feature_table import read_model_windows, spec_id_of
 from mlops_assets.ml.training.run_model import load_run_model
 
-__all__ = ["PlatformKey", "load_verified", "package_parity"]
-
-
-@dataclass(frozen=True)
-class PlatformKey:
-    """The key packages must be signed with: its id (named in every manifest) and the public key."""
-
-    key_id: str
-    public_key_b64: str
-
-
-def load_verified(
-    registry: ModelRegistry, version: RegisteredVersion, folder: Path, key: PlatformKey
-) -> EdgePackage:
-    """The version's package, downloaded into `folder` and verified by `edge_agent.features.load_package`
-    (hashes, and the signature with the platform's public key and key id): `PackageError` otherwise."""
-    return load_package(registry.download_version(version, folder), key.public_key_b64, key_id=key.key_id)
+__all__ = ["package_parity"]
 
 
 def package_parity(

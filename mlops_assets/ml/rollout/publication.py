@@ -17,7 +17,7 @@ from edge_agent.domain import LineAddress
 from edge_agent.features import PackageError
 from mlops_assets.landing.zone import LandingZone
 from mlops_assets.ml.registry import ModelRegistry
-from mlops_assets.ml.release.parity import PlatformKey, load_verified
+from mlops_assets.ml.release.platform_key import PlatformKey, load_verified
 from mlops_assets.ml.release.signing import ManifestSigner
 from mlops_assets.ml.rollout.deployments import (
     deployment_manifest,

@@ -5,17 +5,31 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: no display in runs, tests or pods
-import matplotlib.pyplot as plt
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["loss_curve_png", "markdown_image", "roc_curve_png", "score_histogram_png"]
 
 
-def _png(figure: plt.Figure) -> bytes:
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A figure with one axis on the headless backend (no display in runs, tests or pods). matplotlib is
+    imported here, not with this module: the code location imports this module, and matplotlib is slow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _png(figure: Figure) -> bytes:
+    import matplotlib.pyplot as plt  # loaded already: the figure was made by `_figure`
+
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(figure)
@@ -34,7 +48,7 @@ def score_histogram_png(
     title: str = "",
     log_x: bool = True,
 ) -> bytes:
-    figure, axis = plt.subplots(figsize=(7, 3.5))
+    figure, axis = _figure(7, 3.5)
     everything = np.concatenate([normal, anomalous if anomalous is not None else np.empty(0), [threshold]])
     positive = everything[everything > 0]
     if log_x and positive.size:
@@ -66,7 +80,7 @@ def score_histogram_png(
 
 
 def loss_curve_png(train: Sequence[float], validation: Sequence[float], best_epoch: int) -> bytes:
-    figure, axis = plt.subplots(figsize=(6, 3.2))
+    figure, axis = _figure(6, 3.2)
     epochs = np.arange(1, len(train) + 1)
     axis.plot(epochs, train, label="train")
     axis.plot(epochs, validation, label="validation")
@@ -84,7 +98,7 @@ def roc_curve_png(y_true: np.ndarray, scores: np.ndarray, title: str = "") -> by
     if len(np.unique(y_true)) < 2:
         return None
     fpr, tpr, _ = roc_curve(y_true, scores)
-    figure, axis = plt.subplots(figsize=(4, 4))
+    figure, axis = _figure(4, 4)
     axis.plot(fpr, tpr, label=f"ROC-AUC {roc_auc_score(y_true, scores):.3f}")
     axis.plot([0, 1], [0, 1], color="grey", linestyle=":")
     axis.set_xlabel("false alarm rate")

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from mlops_assets.ml.autoencoder.metrics import HEADLINE_METRICS
-from mlops_assets.ml.training.holdout_evaluation import HoldoutEvaluation
+
+if TYPE_CHECKING:  # torch-bound: the code location imports this module without torch
+    from mlops_assets.ml.training.holdout_evaluation import HoldoutEvaluation
 
 __all__ = ["fmt", "metrics_markdown"]
 

@@ -8,15 +8,18 @@ import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.features import FeatureSpec, PackageThresholds
-from mlops_assets.ml.autoencoder.model import AutoencoderConfig
-from mlops_assets.ml.autoencoder.trainer import TrainResult
+from mlops_assets.ml.autoencoder.config import AutoencoderConfig
 from mlops_assets.ml.registry import ModelRegistry
 from mlops_assets.ml.training import plots
-from mlops_assets.ml.training.holdout_evaluation import HoldoutEvaluation
-from mlops_assets.ml.training.run_model import save_run_model
+
+if (
+    TYPE_CHECKING
+):  # torch-bound (and `record_training` imports run_model): the location loads this without torch
+    from mlops_assets.ml.autoencoder.trainer import TrainResult
+    from mlops_assets.ml.training.holdout_evaluation import HoldoutEvaluation
 
 __all__ = [
     "experiment_for",
@@ -71,6 +74,8 @@ def record_training(
     registry: ModelRegistry, run_id: str, result: TrainResult, config: AutoencoderConfig, spec: FeatureSpec
 ) -> bytes:
     """The model (with its feature spec), the loss curve and the summary metrics; returns the curve PNG."""
+    from mlops_assets.ml.training.run_model import save_run_model
+
     save_run_model(registry, run_id, result.scorer, config, spec)
     curve = plots.loss_curve_png(
         [e.train_loss for e in result.history], [e.val_loss for e in result.history], result.best_epoch

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from edge_agent.features import MANIFEST_FILE, file_digest
-from mlops_assets.ml.release.parity import PlatformKey
+from mlops_assets.ml.release.platform_key import PlatformKey
 from mlops_assets.ml.release.signing import load_or_create_dev_signer, sign_manifest
 from tests.mlops_assets.defs.training.chain import Platform, metadata
 
