@@ -118,7 +118,7 @@ def run_loop(
     try:
         publisher.start()
         timeline.mark(
-            f"Dagster daemon started (sensors every 2 s); the line welds on at {SPEED:g}x, model {served} scoring"
+            f"Dagster daemon started; the line welds on at {SPEED:g}x, {DEFECT_RATE:.0%} defective, model {served} scoring"
         )
         time.sleep(normal_s)  # the normal period's length is the demo's choice, not a synchronisation
         reports = [r for _, r in drift_reports.messages]
