@@ -240,14 +240,44 @@ class ScoringSettings(_Section):
     max_weld_samples: int = Field(default=200_000, ge=1000)
 
 
+DriftMethod = Literal[
+    "psi",
+    "wasserstein",
+    "jensenshannon",
+    "hellinger",
+    "kl_div",
+    "ks",
+    "energy",
+    "cramer_von_mises",
+    "anderson",
+]
+"""Evidently's numerical drift tests the agent offers (named as Evidently names them)."""
+DRIFT_METHOD_THRESHOLDS: dict[str, float] = {"psi": 0.2}
+"""Column thresholds the agent sets itself; the other methods keep Evidently's (PSI: 0.1 is Evidently's,
+0.2 the usual mark of a significant shift)."""
+
+
 class DriftSettings(_Section):
     """The drift monitor: Evidently reports of the scored windows against the package's reference profile."""
 
     enabled: bool = Field(default=True, description="Drift reports while a model scores.")
     period_s: float = Field(default=300.0, gt=0, description="How often a report is considered.")
-    min_rows: int = Field(default=500, ge=10, description="New windows needed since the last report.")
-    window_rows: int = Field(default=2000, ge=10, description="The newest windows a report compares.")
+    min_rows: int = Field(default=2000, ge=10, description="New windows needed since the last report.")
+    window_rows: int = Field(
+        default=10_000,
+        ge=10,
+        description="The newest windows a report compares (enough welds that a defect is not drift).",
+    )
     drift_share: float = Field(default=0.25, gt=0, le=1, description="Drifted-column share called drift.")
+    method: DriftMethod = Field(
+        default="psi",
+        description="Evidently's per-column test (psi: binned, a few outlying welds weigh little).",
+    )
+    column_threshold: float | None = Field(
+        default=None,
+        gt=0,
+        description="A column drifts from this score on; default: 0.2 for psi, else Evidently's.",
+    )
     worker_idle_s: float = Field(default=600.0, gt=0, description="Idle seconds before the worker exits.")
     backlog_max_bytes: int = Field(default=256 * MiB, ge=MiB, description="Reports waiting for upload.")
 
@@ -256,6 +286,13 @@ class DriftSettings(_Section):
         if self.min_rows > self.window_rows:
             raise ValueError("min_rows must be <= window_rows (a report compares at most window_rows)")
         return self
+
+    @property
+    def method_threshold(self) -> float | None:
+        """The column threshold the worker passes to Evidently (None: Evidently's for the method)."""
+        if self.column_threshold is not None:
+            return self.column_threshold
+        return DRIFT_METHOD_THRESHOLDS.get(self.method)
 
 
 class EdgeSettings(BaseSettings):

@@ -77,8 +77,9 @@ def capture(
     return report
 
 
-AGENT_DRIFT = {"drift": {"period_s": 3, "min_rows": 300, "window_rows": 2000}}
-"""The demo agent reports drift every 3 s (production: every 5 minutes)."""
+AGENT_DRIFT = {"drift": {"period_s": 3, "min_rows": 1000, "window_rows": 8000}}
+"""The demo agent reports drift every 3 s (production: every 5 minutes) on the newest 8,000 windows
+(about 30 welds: a defective weld among them is not drift)."""
 CANARY = {"canary_agents": ["edge-demo"], "soak_s": 10, "min_batches": 100}
 """The line's rollout settings: its next champions go to the demo agent as a canary first."""
 

@@ -153,6 +153,10 @@ def run_loop(
                      "the retraining to finish", daemon)  # fmt: skip
         timeline.mark(f"retraining finished: {done.status.value}")
         retrained = _runs(instance, "model_training_job", {"mlops/trigger": "drift"})
+        if done.status != dg.DagsterRunStatus.SUCCESS:
+            for reason in why_failed(instance, run.run_id):
+                print(f"      {reason}")
+            return LoopResult(retrained, None, None, _stop(stop, publisher, published))
 
         def serving_new() -> str | None:
             model = beats.latest().get("model") or {}
@@ -176,6 +180,30 @@ def run_loop(
         drift_reports.close()
         daemon.stop()
     return LoopResult(retrained, new_version, timeline.since_onset(reached) if reached else None, report)
+
+
+def why_failed(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """What made a run fail: its failed steps' errors and its failed checks' reasons."""
+    reasons: list[str] = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None:  # Dagster's wrapper around the step's own
+                error = error.cause
+            if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                continue  # a blocking check: its own evaluation says why
+            message = error.message.strip().splitlines()[0] if error else "no error recorded"
+            reasons.append(f"step {event.step_key} failed: {message}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.asset_check_evaluation_data
+            if not evaluation.passed:
+                reason = evaluation.metadata.get("reason")
+                text = getattr(reason, "value", reason) or "no reason recorded"
+                reasons.append(f"check {evaluation.check_name} failed: {text}")
+    return reasons or [f"run {run_id} failed without a step failure or failed check on record"]
 
 
 def _stop(

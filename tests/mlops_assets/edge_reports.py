@@ -60,7 +60,7 @@ class DriftReport:
         return {
             c: {
                 "drifted": i < drifted,
-                "method": "Wasserstein distance (normed)",
+                "method": "psi",
                 "score": 0.5 if i < drifted else 0.01,
             }
             for i, c in enumerate(COLUMNS)

@@ -35,11 +35,20 @@ class DriftOutcome:
     html: str
 
 
-def drift_report(current: pd.DataFrame, reference: pd.DataFrame, drift_share: float) -> DriftOutcome:
-    """Every column of `current` (numeric) compared with the same column of `reference`."""
+def drift_report(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    drift_share: float,
+    *,
+    method: str = "psi",
+    threshold: float | None = 0.2,
+) -> DriftOutcome:
+    """Every column of `current` (numeric) compared with the same column of `reference` by `method`
+    (an Evidently stattest name), drifted from `threshold` on (None: Evidently's for the method)."""
     names = list(current.columns)
     definition = DataDefinition(numerical_columns=names)
-    snapshot = Report([DataDriftPreset(drift_share=drift_share)], include_tests=True).run(
+    preset = DataDriftPreset(drift_share=drift_share, method=method, threshold=threshold)
+    snapshot = Report([preset], include_tests=True).run(
         current_data=Dataset.from_pandas(current, data_definition=definition),
         reference_data=Dataset.from_pandas(reference[names], data_definition=definition),
     )

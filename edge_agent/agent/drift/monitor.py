@@ -183,6 +183,8 @@ class DriftMonitor:
             "spec": job.spec,
             "windows": job.windows,
             "drift_share": self.settings.drift_share,
+            "method": self.settings.method,
+            "threshold": self.settings.method_threshold,
         }
         try:
             reply: dict[str, Any] = unpack(self.worker.call_raw(pack(request), timeout_s=_REPORT_TIMEOUT_S))

@@ -3,7 +3,8 @@ demand and stopped when idle.
 
 One request at a time over the worker pipe (`state_codec` documents): `report` turns the windows sent
 into drift profile rows (`window_profile` with the model's spec, the columns of the package's reference),
-compares them with the package's `reference_profile.parquet` (Evidently, imported at the first report)
+compares them with the package's `reference_profile.parquet` (Evidently, imported at the first report,
+with the configured per-column method and threshold)
 and answers the per-column drift, the drifted count and share, the report's JSON and its HTML (bytes).
 It runs at a lower CPU priority (nice 10) than the agent and its scoring worker: a report gives way to
 scoring on a busy core.
@@ -43,7 +44,14 @@ def report(request: dict[str, Any]) -> dict[str, Any]:
     if reference.empty:
         raise ValueError(f"the reference profile {path} has no rows")
     current = pd.DataFrame({name: profile[name] for name in names})
-    outcome = drift_report(current, reference[names], float(request["drift_share"]))
+    threshold = request.get("threshold")
+    outcome = drift_report(
+        current,
+        reference[names],
+        float(request["drift_share"]),
+        method=str(request.get("method") or "psi"),
+        threshold=None if threshold is None else float(threshold),
+    )
     return {
         "columns": {
             name: {"drifted": c.drifted, "method": c.method, "score": c.score}

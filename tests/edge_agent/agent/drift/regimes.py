@@ -10,19 +10,24 @@ import orjson
 
 from edge_agent.domain import batch_weld
 from edge_agent.features import fill_missing, standardise, window_matrix
-from edge_agent.simulator import SIGNALS, SyntheticWeldGenerator
+from edge_agent.simulator import SIGNALS, AnomalyKind, SyntheticWeldGenerator
 from tests.edge_agent.agent.scoring.packages import ADDRESS, SPEC
 
 DRIFTING = ("current_a__mean", "voltage_v__mean", "wire_feed_m_min__mean")
-"""The columns the drift material moves (by far more than the normed Wasserstein threshold of 0.1)."""
+"""The columns the drift material moves (PSI far over the column threshold of 0.2)."""
 
 
-def scored_windows(*, cells: int, welds: int, seed: int, drift: bool) -> np.ndarray:
-    """The standardised windows of `welds` welds per cell, as the scoring worker keeps them for drift."""
+def scored_windows(
+    *, cells: int, welds: int, seed: int, drift: bool, defect: AnomalyKind | None = None
+) -> np.ndarray:
+    """The standardised windows of `welds` welds per cell, as the scoring worker keeps them for drift;
+    with `defect`, the first cell's second weld has it."""
     parts = []
     for index in range(cells):
         generator = SyntheticWeldGenerator(cell=f"cell-{index + 1:02d}", seed=seed, drift=drift)
-        for _ in range(welds):
+        for number in range(welds):
+            if defect is not None and index == 0 and number == 1:
+                generator.inject(defect)
             weld = generator.next_weld()
             values = np.column_stack([weld.signals[s] for s in SIGNALS])
             parts.append(window_matrix(standardise(fill_missing(values), SPEC), SPEC.window, SPEC.stride))

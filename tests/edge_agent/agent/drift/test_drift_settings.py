@@ -23,17 +23,31 @@ def test_drift_settings_come_from_the_file_and_the_environment(
     monkeypatch.setenv("EDGE_DRIFT__DRIFT_SHARE", "0.4")
     settings = load_settings(config)
     assert (settings.drift.period_s, settings.drift.min_rows, settings.drift.drift_share) == (60, 100, 0.4)
-    assert settings.drift.window_rows == 2000 and settings.drift.enabled
+    assert settings.drift.window_rows == 10_000 and settings.drift.enabled
+    assert (settings.drift.method, settings.drift.method_threshold) == ("psi", 0.2)
     assert settings.drift_topic == "acme/plant-1/body-shop/line-1/_edge/edge-7/drift"
+
+
+def test_the_drift_method_and_its_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGE_DRIFT__METHOD", "wasserstein")
+    config = write_config(tmp_path / "edge.yaml", {})
+    assert load_settings(config).drift.method_threshold is None  # Evidently's own for the method
+    monkeypatch.setenv("EDGE_DRIFT__COLUMN_THRESHOLD", "0.15")
+    assert (load_settings(config).drift.method, load_settings(config).drift.method_threshold) == (
+        "wasserstein",
+        0.15,
+    )
 
 
 @pytest.mark.parametrize(
     ("drift", "field"),
     [
-        ({"min_rows": 3000}, "min_rows must be <= window_rows"),
+        ({"min_rows": 20_000}, "min_rows must be <= window_rows"),
         ({"drift_share": 1.5}, "drift.drift_share"),
         ({"period_s": 0}, "drift.period_s"),
         ({"every_s": 5}, "drift.every_s"),
+        ({"method": "t-test"}, "drift.method"),
+        ({"column_threshold": 0}, "drift.column_threshold"),
     ],
 )
 def test_a_bad_drift_setting_is_refused_naming_it(

@@ -45,8 +45,8 @@ def make_report(seq: int, *, html_bytes: int = 5_000) -> DriftReport:
     )
     outcome = {
         "columns": {
-            "current_a__mean": {"drifted": True, "method": "Wasserstein distance (normed)", "score": 1.4},
-            "current_a__std": {"drifted": False, "method": "Wasserstein distance (normed)", "score": 0.05},
+            "current_a__mean": {"drifted": True, "method": "psi", "score": 1.4},
+            "current_a__std": {"drifted": False, "method": "psi", "score": 0.05},
         },
         "drifted": 1,
         "share": 0.5,
