@@ -20,7 +20,7 @@ from edge_agent.simulator import LineConfig, PublishReport, WeldLine, publish_li
 from edge_agent.uns.endpoint import MqttEndpoint, publish_confirmed
 from edge_agent.uns.local_broker import LocalBroker
 from mlops_assets.demo.edge import AgentProcess, Subscription, counters_total, wait_for_uploads, wait_started
-from mlops_assets.demo.loop import run_loop
+from mlops_assets.demo.loop import AGENT_DRIFT, run_loop
 from mlops_assets.demo.platform import deploy_model, run_ingestion, run_training
 from mlops_assets.demo.scoring import print_loop, print_scoring, wait_for_results
 from mlops_assets.environment import local_home, prepare_local_instance
@@ -77,9 +77,6 @@ def capture(
     return report
 
 
-AGENT_DRIFT = {"drift": {"period_s": 3, "min_rows": 1000, "window_rows": 8000}}
-"""The demo agent reports drift every 3 s (production: every 5 minutes) on the newest 8,000 windows
-(about 30 welds: a defective weld among them is not drift)."""
 CANARY = {"canary_agents": ["edge-demo"], "soak_s": 10, "min_batches": 100}
 """The line's rollout settings: its next champions go to the demo agent as a canary first."""
 

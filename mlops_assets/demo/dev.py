@@ -1,6 +1,7 @@
 """`make dev`: the local stack, long-running, until Ctrl-C: a broker, a real edge agent, a simulated line
 publishing in real time, the Dagster UI with its daemon (http://127.0.0.1:3000) and the MLflow UI
-(http://127.0.0.1:5000), on the same LOCAL stores as `make demo`."""
+(http://127.0.0.1:5000), on the same LOCAL stores and with the same short loop periods as `make demo`
+(each `MLOPS_*` of `LOOP_ENV` can be overridden from the environment)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from edge_agent.domain import LineAddress
 from edge_agent.uns.endpoint import MqttEndpoint
 from edge_agent.uns.local_broker import LocalBroker, free_port
 from mlops_assets.demo.edge import AgentProcess
+from mlops_assets.demo.loop import AGENT_DRIFT, LOOP_ENV
 from mlops_assets.demo.stack import dagster_dev, mlflow_ui, simulator, wait_http
 from mlops_assets.environment import local_home, prepare_local_instance
 from mlops_assets.ml.registry import local_tracking_uri
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     with LocalBroker(home / "dev-broker", port=_port(1883)) as broker:
         endpoint = MqttEndpoint(port=broker.port, protocol="5" if broker.protocols[0] == "5" else "3.1.1")
         env = {"MLOPS_UNS_PORT": str(broker.port), "MLOPS_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
-        agent = AgentProcess(home, endpoint, LineAddress(), signer.public_key_b64, signer.key_id)
+        env |= {key: os.environ.get(key, value) for key, value in LOOP_ENV.items()}  # the demo's short loop
+        agent = AgentProcess(home, endpoint, LineAddress(), signer.public_key_b64, signer.key_id, AGENT_DRIFT)
         ui = dagster_dev(logs, env, args.ui_port)
         tracking = mlflow_ui(
             logs, local_tracking_uri(home / "mlflow"), home / "mlflow" / "artifacts", args.mlflow_port

@@ -19,7 +19,7 @@ from edge_agent.uns.endpoint import MqttEndpoint
 from mlops_assets.demo.edge import Subscription
 from mlops_assets.demo.stack import Child, dagster_daemon
 
-__all__ = ["LOOP_ENV", "LoopResult", "Timeline", "run_loop"]
+__all__ = ["AGENT_DRIFT", "LOOP_ENV", "LoopResult", "Timeline", "run_loop", "why_failed"]
 
 LOOP_ENV = {
     "MLOPS_LANDING_SENSOR_INTERVAL_S": "5",
@@ -32,6 +32,9 @@ LOOP_ENV = {
 """Short periods for the demo: the edge's sensors look every 2 s, new landing files every 5 s; two
 drifting reports in a row ask for a retraining once 90 welds of the new regime are in silver (a
 model fitted on fewer welds has thresholds too rough to pass the gate)."""
+AGENT_DRIFT = {"drift": {"period_s": 3, "min_rows": 1000, "window_rows": 8000}}
+"""The demo's agent reports drift every 3 s (production: every 5 minutes) on its newest 8,000 windows
+(about 30 welds: a defective weld among them is not drift)."""
 SPEED = 3.0
 """Simulated time against wall time while the loop runs."""
 DEFECT_RATE = 0.02

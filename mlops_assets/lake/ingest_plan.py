@@ -5,14 +5,16 @@ landing sensor turns the Dagster runs tagged with a pending set into `Attempts`)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from mlops_assets.lake.pending import PendingPartition, PendingScan
+from mlops_assets.lake.pending import PendingKind, PendingPartition, PendingScan
 
-__all__ = ["MAX_FAILED_RUNS", "Attempts", "IngestPlan", "IngestRequest", "plan_ingestion"]
+__all__ = ["MAX_FAILED_RUNS", "Attempts", "BusyPartition", "IngestPlan", "IngestRequest", "plan_ingestion"]
 
 MAX_FAILED_RUNS = 3
+BusyPartition = tuple[PendingKind, dt.date, str]
+"""(kind, day, line) of a partition with a run of its job queued or running, whatever files it took."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,15 @@ def plan_ingestion(
     first_day: dt.date,
     today: dt.date,
     max_failed: int = MAX_FAILED_RUNS,
+    busy: Collection[BusyPartition] = (),
 ) -> IngestPlan:
     """What to do with each pending partition (captured messages and drift reports alike):
 
     - no run yet: request one (run key = the pending set);
     - a run queued or running (or failed and about to be retried by Dagster): wait for it;
+    - another run of the partition's job queued or running (`busy`: it took earlier files, and may
+      take these too): wait for it, so that a partition has one run at a time and a line that uploads
+      every few seconds does not pile runs up in the queue; what it leaves is the next set;
     - failed runs: request again, with the retry generation in the run key (`...|retry-2`), until
       `max_failed` runs failed; then give up loudly (a backfill or new files start over). `Attempts`
       counts root runs only: a run and Dagster's own retries of it fail once;
@@ -75,7 +81,7 @@ def plan_ingestion(
         tried = attempts.get(pending.pending_set, Attempts())
         if not first_day <= pending.day <= today:
             plan.out_of_range.append(pending)
-        elif tried.in_progress:
+        elif tried.in_progress or (pending.kind, pending.day, pending.line) in busy:
             plan.waiting.append(pending)
         elif tried.succeeded:
             plan.unreadable.append(pending)

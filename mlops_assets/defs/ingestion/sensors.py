@@ -10,10 +10,10 @@ import dagster as dg
 
 from mlops_assets.defs.ingestion.jobs import ingestion_job
 from mlops_assets.defs.monitoring.jobs import drift_reports_job
-from mlops_assets.lake.ingest_plan import Attempts, IngestPlan, plan_ingestion
-from mlops_assets.lake.pending import scan_pending
+from mlops_assets.lake.ingest_plan import Attempts, BusyPartition, IngestPlan, plan_ingestion
+from mlops_assets.lake.pending import PendingKind, scan_pending
 from mlops_assets.ml.monitoring.settings import loop_timings_from_env
-from mlops_assets.partitions import DAY_FIRST, day_line_key, line_partitions
+from mlops_assets.partitions import DAY_FIRST, day_and_line, day_line_key, line_partitions
 from mlops_assets.resources import LakehouseResource, LandingResource
 
 __all__ = ["PENDING_SET_TAG", "build_landing_sensor", "landing_sensors"]
@@ -53,6 +53,30 @@ def _attempts(instance: dg.DagsterInstance, pending_sets: Iterable[str]) -> dict
             succeeded=seen.succeeded or run.is_success,
         )
     return found
+
+
+_UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _busy(instance: dg.DagsterInstance) -> set[BusyPartition]:
+    """Partitions with an ingestion or drift reports run queued or running."""
+    busy: set[BusyPartition] = set()
+    kinds: tuple[tuple[str, PendingKind], ...] = (
+        (ingestion_job.name, "telemetry"),
+        (drift_reports_job.name, "drift"),
+    )
+    for job, kind in kinds:
+        for run in instance.get_runs(filters=dg.RunsFilter(job_name=job, statuses=_UNFINISHED)):
+            partition = run.tags.get("dagster/partition")
+            if partition:
+                day, line = day_and_line(partition)
+                busy.add((kind, day, line))
+    return busy
 
 
 def _report(context: dg.SensorEvaluationContext, plan: IngestPlan) -> list[str]:
@@ -120,6 +144,7 @@ def build_landing_sensor(interval_s: int = 30) -> dg.SensorDefinition:
             cursor=cursor,
             first_day=dt.date.fromisoformat(DAY_FIRST),
             today=dt.datetime.now(dt.UTC).date(),
+            busy=_busy(context.instance),
         )
         requests = [
             dg.RunRequest(

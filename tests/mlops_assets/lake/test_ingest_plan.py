@@ -70,3 +70,17 @@ def test_files_dated_in_the_future_neither_run_nor_move_the_cursor_past_today() 
 def test_a_quiet_zone_keeps_the_cursor() -> None:
     plan = plan_ingestion(PendingScan([], [], None, []), {}, cursor=TODAY, first_day=FIRST, today=TODAY)
     assert plan.next_since == TODAY and not plan.requests
+
+
+def test_a_partition_whose_job_has_a_run_queued_or_running_waits_for_it() -> None:
+    line_1, drift = pending(TODAY, "a"), PendingPartition(TODAY, "line-1", ("d",), kind="drift")
+    plan = plan_ingestion(
+        scan(line_1, drift),
+        {},
+        cursor=None,
+        first_day=FIRST,
+        today=TODAY,
+        busy={("telemetry", TODAY, "line-1")},
+    )
+    assert plan.waiting == [line_1] and [r.partition for r in plan.requests] == [drift]
+    assert plan.next_since == TODAY

@@ -105,6 +105,33 @@ def test_new_files_become_one_run_per_partition_and_new_lines_register(
         assert len(line_1) == 1 and line_1[0].run_key not in keys
 
 
+def test_a_partition_with_a_run_queued_gets_no_second_run_until_it_finishes(
+    lake: LocalLake, line_messages: list[TopicPayload]
+) -> None:
+    """A line uploading every few seconds must not pile runs of one partition up in the run queue:
+    while a run of the partition is queued or running, newer files wait for it, and the cursor holds."""
+    day = day_of(lake.land(line_messages[:20], per_file=10))
+    defs = build_definitions()
+    with dg.instance_for_test() as instance:
+        first = _tick(defs, instance, None)
+        (request,) = first.run_requests or []
+        queued = instance.create_run_for_job(
+            defs.resolve_job_def("ingestion_job"),
+            tags={**request.tags, "dagster/partition": str(request.partition_key)},
+            status=dg.DagsterRunStatus.NOT_STARTED,  # created, not launched yet (QUEUED needs a code server)
+        )
+        lake.land(line_messages[20:30], first_seq=500, received_start_ms=START_MS + 300_000)
+        waiting = _tick(defs, instance, first.cursor)
+        assert not waiting.run_requests and waiting.cursor == day.isoformat()
+        assert "3 file(s) waiting for a run" in str(waiting.skip_reason)
+
+        instance.report_run_canceled(queued)  # finished: the files it did not ingest are the next set
+        after = _tick(defs, instance, waiting.cursor)
+        (again,) = after.run_requests or []
+        assert _partitions(after) == [(day, "line-1")] and again.run_key != request.run_key
+        assert again.tags["mlops/pending_files"] == "3"
+
+
 def test_a_quiet_landing_zone_skips(lake: LocalLake) -> None:
     defs = build_definitions()
     with dg.instance_for_test() as instance:
