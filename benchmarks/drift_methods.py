@@ -19,16 +19,11 @@ import pandas as pd
 
 from benchmarks._common import machine
 from edge_agent.agent.drift.evidently_report import drift_report
-from edge_agent.features import FeatureSpec, fill_missing, standardise, window_matrix, window_profile
+from edge_agent.features import fill_missing, standardise, window_matrix, window_profile
 from edge_agent.simulator import SIGNALS, AnomalyKind, SyntheticWeldGenerator
+from tests.edge_agent.agent.drift.regimes import scored_windows
+from tests.edge_agent.agent.scoring.packages import SPEC
 
-SPEC = FeatureSpec(
-    signals=SIGNALS,
-    window=32,
-    stride=8,
-    center=(210.0, 24.0, 8.0, 15.0, 6.0),
-    scale=(15.0, 1.5, 1.0, 0.5, 0.5),
-)
 METHODS = {
     "wasserstein (Evidently's default)": ("wasserstein", None),
     "psi (the agent's default)": ("psi", 0.2),
@@ -47,17 +42,6 @@ def _line(seed: int, welds: int, **options: object) -> np.ndarray:
     return np.concatenate([_windows(g) for _ in range(welds) for g in cells])
 
 
-def _one_defect(welds_per_cell: int) -> np.ndarray:
-    parts = []
-    for index in range(3):
-        generator = SyntheticWeldGenerator(cell=f"cell-{index + 1:02d}", seed=5)
-        for number in range(welds_per_cell):
-            if index == 0 and number == 1:
-                generator.inject(AnomalyKind.GAS_LOSS)
-            parts.append(_windows(generator))
-    return np.concatenate(parts)
-
-
 def _share(windows: np.ndarray, reference: pd.DataFrame, method: str, threshold: float | None) -> float:
     current = pd.DataFrame(window_profile(windows, SPEC))
     return drift_report(current, reference, SHARE, method=method, threshold=threshold).share
@@ -73,7 +57,10 @@ def main() -> None:
     print(f"reference: {len(reference)} windows of 12 normal welds (3 cells x 4)")
     normal = _line(12, args.normal_welds, anomaly_rate=0.02)
     drift = _line(13, 20, drift=True, anomaly_rate=0.02)
-    defects = {welds: _one_defect(welds // 3) for welds in (12, 24, 48)}
+    defects = {
+        welds: scored_windows(cells=3, welds=welds // 3, seed=5, drift=False, defect=AnomalyKind.GAS_LOSS)
+        for welds in (12, 24, 48)
+    }
     rates: dict[str, float] = {}
     for label, (method, threshold) in METHODS.items():
         shares = np.array([
