@@ -181,8 +181,19 @@ def run_loop(
     finally:
         report = _stop(stop, publisher, published)
         drift_reports.close()
-        daemon.stop()
+        _stop_daemon(daemon, instance)
     return LoopResult(retrained, new_version, timeline.since_onset(reached) if reached else None, report)
+
+
+def _stop_daemon(daemon: Child, instance: dg.DagsterInstance, runs_timeout_s: float = 120.0) -> None:
+    """The daemon stops launching; the runs it launched finish (an ingestion cut short would show as a
+    failed run in `make dev` afterwards); what is still queued stays queued for the next daemon."""
+    daemon.stop(group=False)
+    running = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    deadline = time.monotonic() + runs_timeout_s
+    while instance.get_runs(filters=dg.RunsFilter(statuses=running)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    daemon.kill_group()
 
 
 def why_failed(instance: dg.DagsterInstance, run_id: str) -> list[str]:

@@ -3,6 +3,7 @@ daemon (or `dagster dev`: webserver and daemon), the MLflow UI, and a simulated 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,18 +48,29 @@ class Child:
         if self.alive() and self.process is not None:
             os.killpg(self.process.pid, signum)
 
-    def stop(self, timeout_s: float = 30.0) -> int | None:
+    def stop(self, timeout_s: float = 30.0, *, group: bool = True) -> int | None:
+        """SIGTERM to the child and everything it started (`group`), or to the child alone, so that
+        what it started (a daemon's runs) may finish; SIGKILL to the whole group after `timeout_s`."""
         process = self.process
         if process is None:
             return None
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            if group:
+                os.killpg(process.pid, signal.SIGTERM)
+            else:
+                process.terminate()
             try:
                 process.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                self.kill_group()
                 process.wait()
         return process.returncode
+
+    def kill_group(self) -> None:
+        """SIGKILL to whatever is left of the child's process group."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):  # nothing left in the group
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def tail(self, lines: int = 30) -> str:
         try:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
+
 from mlops_assets.environment import HOME_VAR
 
 
@@ -83,3 +85,7 @@ def test_the_demo_runs_the_loop_and_reports_every_topic(tmp_path: Path) -> None:
     loop = re.search(r"batches published during the loop: ([\d,]+); scored exactly once: ([\d,]+); "
                      r"missing: 0; more than once: 0", out)  # fmt: skip
     assert loop is not None and loop.group(1) == loop.group(2)
+    # the daemon was stopped without cutting a run short: no run failed, what was queued stays queued
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        failed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+        assert [(run.job_name, run.run_id) for run in failed] == []

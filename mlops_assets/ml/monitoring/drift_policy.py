@@ -1,7 +1,7 @@
 """`drift_sensor`'s policy: a streak of drifting reports (drift share at least the threshold) from one
 agent, against one model version, asks for one retraining of the agent's line on the data since the
-streak's onset (the first report's window start), once silver holds enough of it, and not again within
-the line's cooldown. `DriftState` is what the sensor keeps between two looks (its cursor)."""
+streak's onset (the end of the first report's windows), once silver holds enough of it, and not again
+within the line's cooldown. `DriftState` is what the sensor keeps between two looks (its cursor)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,6 @@ class AgentTrack:
     seq: int
     timestamp_ms: int
     streak: Streak | None = None
-    clean_until_ms: int = 0
-    """The end of the windows of the agent's last report under the threshold (0: none seen)."""
 
 
 @dataclass
@@ -99,15 +97,18 @@ def _is_new(summary: DriftSummary, track: AgentTrack | None) -> bool:
     return summary.seq < track.seq and summary.timestamp_ms > track.timestamp_ms
 
 
-def _extended(streak: Streak | None, summary: DriftSummary, line_moved: bool, clean_until_ms: int) -> Streak:
-    """The streak with `summary`, or a new one. A new streak's onset is its first report's window start,
-    or, when a report under the threshold covered windows after that, the end of those: a rolling window
-    that just turned drifted still holds windows from before the drift."""
+def _extended(streak: Streak | None, summary: DriftSummary, line_moved: bool) -> Streak:
+    """The streak with `summary`, or a new one. A new streak's onset is the end of its first report's
+    windows: the change came before it for sure. Earlier is not sure: a rolling window that just turned
+    drifted still holds windows from before the change, the report before it may not have been seen
+    (only the latest is retained), and one under the threshold may already hold a few windows of the
+    new regime. Welds between the change and the onset are left out of the retraining, rather than
+    risk training the new model on the old regime."""
     if streak is None or line_moved or streak.model_version != summary.model_version:
         return Streak(
             model_version=summary.model_version,
             first_report_id=summary.report_id,
-            onset_ms=max(summary.window_start_ms, clean_until_ms),
+            onset_ms=summary.window_end_ms,
             reports=1,
             last_report_id=summary.report_id,
             drift_share=summary.drift_share,
@@ -136,16 +137,13 @@ def observe(state: DriftState, summaries: Iterable[DriftSummary], policy: DriftP
             continue
         streak = track.streak if track is not None else None
         moved = track is not None and track.line != summary.line
-        clean_until = track.clean_until_ms if track is not None and not moved else 0
         if summary.drift_share >= policy.share_threshold:
-            streak = _extended(streak, summary, moved, clean_until)
+            streak = _extended(streak, summary, moved)
             if streak.completed_by is None and streak.reports >= policy.consecutive:
                 streak.completed_by = summary.report_id
         else:
-            streak, clean_until = None, summary.window_end_ms
-        state.agents[summary.agent] = AgentTrack(
-            summary.line, summary.seq, summary.timestamp_ms, streak, clean_until
-        )
+            streak = None
+        state.agents[summary.agent] = AgentTrack(summary.line, summary.seq, summary.timestamp_ms, streak)
     return state
 
 

@@ -33,7 +33,7 @@ POLICY = {
     "DRIFT_SHARE_THRESHOLD": 0.5,
 }
 ONSET = START_MS + 100_000
-"""The first drifted weld starts here; report 1's window starts here too."""
+"""The first drifted weld starts here; report 1's windows end here (the onset the sensor takes)."""
 
 
 @pytest.fixture
@@ -42,9 +42,9 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broker: LocalBroke
 
 
 def report_at(platform: MonitoringPlatform, n: int, share: float, agent: str = AGENT) -> str:
-    """Report n of `agent` retained on its drift topic (replacing the previous one), computed 60 s
-    after the onset plus 10 s per report; its window starts 60 s before."""
-    report = drift_report(ADDRESS, agent, n, ONSET + 60_000 + (n - 1) * 10_000, share)
+    """Report n of `agent` retained on its drift topic (replacing the previous one), computed at the
+    onset plus 10 s per report after the first; its windows start 60 s before."""
+    report = drift_report(ADDRESS, agent, n, ONSET + (n - 1) * 10_000, share)
     publish(platform.endpoint, report.topic, report.summary())
     return report.report_id
 

@@ -44,15 +44,17 @@ def test_three_drifting_reports_in_a_row_complete_a_streak_from_the_first_report
     state = run(report(3, 1.0), state=state)
     ((line, (agent, streak)),) = completed_streaks(state).items()
     assert (line, agent, streak.completed_by, streak.reports) == ("line-1", "edge-a", "edge-a:3", 3)
-    assert streak.onset_ms == report(1, 0).window_start_ms and streak.first_report_id == "edge-a:1"
+    assert streak.onset_ms == report(1, 0).window_end_ms and streak.first_report_id == "edge-a:1"
 
 
-def test_after_a_clean_report_the_onset_is_where_its_windows_ended() -> None:
-    """A rolling window that just turned drifted still holds windows from before the drift: the onset
-    is bounded below by the end of the last clean report's windows."""
-    state = run(report(1, 0.0), report(2, 0.75), report(3, 0.75), report(4, 0.75))
-    ((_, (_, streak)),) = completed_streaks(state).items()
-    assert streak.onset_ms == report(1, 0.0).window_end_ms > report(2, 0.75).window_start_ms
+def test_the_onset_is_the_end_of_the_first_drifting_reports_windows_whatever_came_before() -> None:
+    """A rolling window that just turned drifted still holds windows from before the change, and the
+    report before it may not have been seen (or may hold a few windows of the new regime under the
+    threshold): only the end of the first drifting report's windows is surely after the change."""
+    for before in ([report(1, 0.0)], [report(0, 0.0)], []):  # the clean report just before, one missed, none
+        state = run(*before, report(2, 0.75), report(3, 0.75), report(4, 0.75))
+        ((_, (_, streak)),) = completed_streaks(state).items()
+        assert streak.onset_ms == report(2, 0.75).window_end_ms > report(2, 0.75).window_start_ms
 
 
 def test_a_report_under_the_threshold_ends_the_streak_even_a_complete_one() -> None:
@@ -91,7 +93,7 @@ def test_agents_keep_their_own_streaks_and_the_line_takes_the_earliest_onset() -
     state = run(report(3, 1.0), report(2, 1.0, agent="edge-b"), state=state)
     assert {a for a, t in state.agents.items() if t.streak and t.streak.completed_by} == {"edge-a", "edge-b"}
     ((_, (agent, streak)),) = completed_streaks(state).items()  # one line, so one candidate
-    assert agent == "edge-b" and streak.onset_ms == report(0, 0).window_start_ms
+    assert agent == "edge-b" and streak.onset_ms == report(0, 0).window_end_ms
 
 
 def _judge(state: DriftState, *, welds: int, last: int | None = None, now: int = T0 + 100_000):
@@ -111,11 +113,11 @@ def test_a_complete_streak_requests_a_retraining_since_its_onset_with_the_report
     state = run(report(1, 0.75), report(2, 1.0), report(3, 1.0))
     verdict, asked = _judge(state, welds=20)
     assert verdict.request is not None
-    assert verdict.request.run_key == "edge-a:3" and verdict.request.since_ms == report(1, 0).window_start_ms
+    assert verdict.request.run_key == "edge-a:3" and verdict.request.since_ms == report(1, 0).window_end_ms
     assert asked == [verdict.request.since_ms]
     tags = verdict.request.tags
     assert tags["mlops/trigger"] == "drift" and tags["mlops/drift_report_id"] == "edge-a:3"
-    assert tags["mlops/drift_onset_ms"] == str(report(1, 0).window_start_ms)
+    assert tags["mlops/drift_onset_ms"] == str(report(1, 0).window_end_ms)
     assert tags["mlops/drift_share"] == "1.0000" and tags["mlops/drift_reports"] == "3"
     assert tags["mlops/drift_report_uri"].endswith("drift-edge-a-000000000003-000000000003.html")
 
