@@ -91,6 +91,10 @@ def _wait(condition: Callable[[], Any], timeout_s: float, what: str, daemon: Chi
     )
 
 
+def _drift_retrains(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    return _runs(instance, "model_training_job", {"mlops/trigger": "drift"})
+
+
 def run_loop(
     home: Path,
     endpoint: MqttEndpoint,
@@ -114,9 +118,6 @@ def run_loop(
     publisher = threading.Thread(
         target=lambda: published.append(publish_line(line, endpoint, stop=stop, speed=SPEED)), daemon=True
     )
-    retrained: list[dg.DagsterRun] = []
-    new_version: str | None = None
-    reached: float | None = None
     line.set_anomaly_rate(DEFECT_RATE)
     try:
         publisher.start()
@@ -128,61 +129,76 @@ def run_loop(
         timeline.mark(
             f"{normal_s:.0f} s of normal production: {len(reports)} drift reports, "
             f"{sum(bool(r.get('dataset_drift')) for r in reports)} drifted, "
-            f"{len(_runs(instance, 'model_training_job', {'mlops/trigger': 'drift'}))} retraining runs"
+            f"{len(_drift_retrains(instance))} retraining runs"
         )
-        if not drift:
-            return LoopResult(
-                _runs(instance, "model_training_job", {"mlops/trigger": "drift"}),
-                None,
-                None,
-                _stop(stop, publisher, published),
+        if drift:
+            line.set_drift(True)
+            timeline.mark(
+                "drift onset: the line switches to steel S355 (current, voltage and wire feed move)",
+                onset=True,
             )
-        line.set_drift(True)
-        timeline.mark(
-            "drift onset: the line switches to steel S355 (current, voltage and wire feed move)", onset=True
-        )
-        before = len(drift_reports.messages)
-        first = _wait(lambda: next((r for _, r in drift_reports.messages[before:] if r.get("dataset_drift")), None),
-                      180, "a drifted report", daemon)  # fmt: skip
-        drifted = sorted(c for c, v in first["column_drift"].items() if v["drifted"])
-        timeline.mark(
-            f"drift report {first['report_id']}: drift share {first['drift_share']:.2f} ({', '.join(drifted[:4])}...)"
-        )
-        run = _wait(lambda: next(iter(_runs(instance, "model_training_job", {"mlops/trigger": "drift"})), None), 300,
-                    "the retraining drift_sensor requests", daemon)  # fmt: skip
-        timeline.mark(f"drift_sensor requested model_training_job {run.run_id[:8]} (run key {run.tags.get('dagster/run_key')}, "
-                      f"data since the onset)")  # fmt: skip
-        done = _wait(lambda: (r := instance.get_run_by_id(run.run_id)) is not None and r.is_finished and r, 600,
-                     "the retraining to finish", daemon)  # fmt: skip
-        timeline.mark(f"retraining finished: {done.status.value}")
-        retrained = _runs(instance, "model_training_job", {"mlops/trigger": "drift"})
-        if done.status != dg.DagsterRunStatus.SUCCESS:
-            for reason in why_failed(instance, run.run_id):
-                print(f"      {reason}")
-            return LoopResult(retrained, None, None, _stop(stop, publisher, published))
-
-        def serving_new() -> str | None:
-            model = beats.latest().get("model") or {}
-            version = str(model.get("version") or "")
-            return version if version and version != served and model.get("ready") else None
-
-        new_version = _wait(serving_new, 300, "the agent serving the new model", daemon)
-        timeline.mark(
-            f"edge agent serving model {new_version} ({(beats.latest().get('model') or {}).get('stage')})"
-        )
-        _wait(lambda: any(r.get("model_version") == new_version for _, r in results.messages), 120,
-              "a result of the new model", daemon)  # fmt: skip
-        reached = timeline.mark(f"scores on weld/anomaly from model {new_version}")
-        promoted = _wait(lambda: (beats.latest().get("model") or {}).get("stage") == "fleet" and
-                         (beats.latest().get("model") or {}).get("version") == new_version, 300,
-                         "the canary's promotion to the fleet", daemon)  # fmt: skip
-        if promoted:
-            timeline.mark(f"canary promoted: model {new_version} serves the whole line")
+            retrained, new_version, reached = _follow_drift(
+                instance, daemon, drift_reports, beats, results, served, timeline
+            )
+        else:
+            retrained, new_version, reached = _drift_retrains(instance), None, None
     finally:
         report = _stop(stop, publisher, published)
         drift_reports.close()
         _stop_daemon(daemon, instance)
     return LoopResult(retrained, new_version, timeline.since_onset(reached) if reached else None, report)
+
+
+def _follow_drift(
+    instance: dg.DagsterInstance,
+    daemon: Child,
+    drift_reports: Subscription,
+    beats: Subscription,
+    results: Subscription,
+    served: str,
+    timeline: Timeline,
+) -> tuple[list[dg.DagsterRun], str | None, float | None]:
+    """From the onset on: the drifted report, the retraining, the new model serving and scoring, its
+    promotion. The drift retraining runs, the new version and when it first scored (None, None after a
+    failed retraining, whose reasons are printed)."""
+    before = len(drift_reports.messages)
+    first = _wait(lambda: next((r for _, r in drift_reports.messages[before:] if r.get("dataset_drift")), None),
+                  180, "a drifted report", daemon)  # fmt: skip
+    drifted = sorted(c for c, v in first["column_drift"].items() if v["drifted"])
+    timeline.mark(
+        f"drift report {first['report_id']}: drift share {first['drift_share']:.2f} ({', '.join(drifted[:4])}...)"
+    )
+    run = _wait(lambda: next(iter(_drift_retrains(instance)), None), 300,
+                "the retraining drift_sensor requests", daemon)  # fmt: skip
+    timeline.mark(f"drift_sensor requested model_training_job {run.run_id[:8]} (run key {run.tags.get('dagster/run_key')}, "
+                  f"data since the onset)")  # fmt: skip
+    done = _wait(lambda: (r := instance.get_run_by_id(run.run_id)) is not None and r.is_finished and r, 600,
+                 "the retraining to finish", daemon)  # fmt: skip
+    timeline.mark(f"retraining finished: {done.status.value}")
+    retrained = _drift_retrains(instance)
+    if done.status != dg.DagsterRunStatus.SUCCESS:
+        for reason in why_failed(instance, run.run_id):
+            print(f"      {reason}")
+        return retrained, None, None
+
+    def serving_new() -> str | None:
+        model = beats.latest().get("model") or {}
+        version = str(model.get("version") or "")
+        return version if version and version != served and model.get("ready") else None
+
+    new_version: str = _wait(serving_new, 300, "the agent serving the new model", daemon)
+    timeline.mark(
+        f"edge agent serving model {new_version} ({(beats.latest().get('model') or {}).get('stage')})"
+    )
+    _wait(lambda: any(r.get("model_version") == new_version for _, r in results.messages), 120,
+          "a result of the new model", daemon)  # fmt: skip
+    reached = timeline.mark(f"scores on weld/anomaly from model {new_version}")
+    promoted = _wait(lambda: (beats.latest().get("model") or {}).get("stage") == "fleet" and
+                     (beats.latest().get("model") or {}).get("version") == new_version, 300,
+                     "the canary's promotion to the fleet", daemon)  # fmt: skip
+    if promoted:
+        timeline.mark(f"canary promoted: model {new_version} serves the whole line")
+    return retrained, new_version, reached
 
 
 def _stop_daemon(daemon: Child, instance: dg.DagsterInstance, runs_timeout_s: float = 120.0) -> None:

@@ -114,13 +114,10 @@ class DriftReport:
         )
 
 
-def summary_payload(report: DriftReport, report_uri: str, *, declared: Collection[str]) -> dict[str, Any]:
-    """The `driftReport` summary; fields of `DRIFT_ADDED_FIELDS` not in `declared` are left out."""
+def _measures(report: DriftReport) -> dict[str, Any]:
+    """What the summary and the landing row both say of the report, in the same words."""
     job = report.job
-    payload: dict[str, Any] = {
-        "report_id": report.report_id,
-        "agent": report.agent,
-        "timestamp_ms": report.created_ms,
+    return {
         "model_version": job.model_version,
         "cells": job.cells,
         "window_start_ms": int(job.start_ms.min()),
@@ -132,6 +129,16 @@ def summary_payload(report: DriftReport, report_uri: str, *, declared: Collectio
         "drift_share": report.drift_share,
         "drift_share_threshold": report.drift_share_threshold,
         "dataset_drift": report.dataset_drift,
+    }
+
+
+def summary_payload(report: DriftReport, report_uri: str, *, declared: Collection[str]) -> dict[str, Any]:
+    """The `driftReport` summary; fields of `DRIFT_ADDED_FIELDS` not in `declared` are left out."""
+    payload: dict[str, Any] = {
+        "report_id": report.report_id,
+        "agent": report.agent,
+        "timestamp_ms": report.created_ms,
+        **_measures(report),
         "column_drift": report.column_drift,
         "report_uri": report_uri,
     }
@@ -143,23 +150,12 @@ def summary_payload(report: DriftReport, report_uri: str, *, declared: Collectio
 
 def landing_row(report: DriftReport, summary: bytes, html_file: str) -> dict[str, Any]:
     """The report's one row of `landing_format.DRIFT_SCHEMA`."""
-    job = report.job
     return {
         "agent": report.agent,
         "report_id": report.report_id,
         "report_seq": report.seq,
         "created_ms": report.created_ms,
-        "model_version": job.model_version,
-        "window_start_ms": int(job.start_ms.min()),
-        "window_end_ms": int(job.end_ms.max()),
-        "cells": job.cells,
-        "rows": job.rows,
-        "reference_rows": report.reference_rows,
-        "drift_share": report.drift_share,
-        "drift_share_threshold": report.drift_share_threshold,
-        "dataset_drift": report.dataset_drift,
-        "drifted_columns": report.drifted_columns,
-        "columns": len(report.column_drift),
+        **_measures(report),
         "column_drift": json.dumps(report.column_drift, sort_keys=True),
         "summary": summary.decode("utf-8"),
         "report_json": report.report_json,
